@@ -1,0 +1,43 @@
+// Bundles the CLI with esbuild: dist/meshctl.js plus lazily loaded chunks. Code splitting keeps
+// @kubernetes/client-node, ink and undici in chunks of their own that load only inside the commands
+// that need them, so `meshctl --help` parses a small file (see bench/startup.mjs).
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+function commit() {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+await build({
+  absWorkingDir: root,
+  entryPoints: { meshctl: 'src/entry.ts' },
+  outdir: 'dist',
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+  jsx: 'automatic',
+  alias: { 'react-devtools-core': './scripts/stubs/empty.cjs' },
+  define: {
+    __MESHCTL_VERSION__: JSON.stringify(pkg.version),
+    __MESHCTL_COMMIT__: JSON.stringify(process.env.MESHCTL_COMMIT ?? commit()),
+    'process.env.NODE_ENV': '"production"',
+  },
+  // CommonJS dependencies call require() for Node built-ins; ESM output has no require of its own.
+  banner: { js: "import { createRequire as __meshctlCreateRequire } from 'node:module'; const require = __meshctlCreateRequire(import.meta.url);" },
+});
