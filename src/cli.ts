@@ -28,7 +28,7 @@ export function buildProgram(io: IO, makeContext: (globals: GlobalOptions) => Co
   program.configureHelp({
     // The root help lists every command by its full path, one line each, like `kubectl --help`.
     visibleCommands: (cmd: Command) => (cmd === program ? leafCommands(program) : cmd.commands.filter((c) => !hidden(c))),
-    subcommandTerm: (cmd: Command) => fullPath(cmd) + (cmd.registeredArguments.length ? ' ' + cmd.usage().replace(/^\[options\] ?/, '') : ''),
+    subcommandTerm: (cmd: Command) => fullPath(cmd).replace(/^meshctl /, '') + (cmd.registeredArguments.length ? ' ' + cmd.usage().replace(/^\[options\] ?/, '') : ''),
   } as Partial<Help>);
 
   const groups = new Map<string, Command>();
@@ -109,6 +109,11 @@ function configureForIO(cmd: Command, io: IO): void {
   cmd.configureOutput({
     writeOut: (s) => io.stdout.write(s),
     writeErr: (s) => io.stderr.write(s),
+    // Help is wrapped at a fixed width off a terminal, so help snapshots and pipes are stable.
+    getOutHelpWidth: () => (io.isTTY ? (process.stdout.columns ?? 100) : 100),
+    getErrHelpWidth: () => (io.isTTY ? (process.stderr.columns ?? 100) : 100),
+    getOutHasColors: () => io.color,
+    getErrHasColors: () => io.color,
     // commander's own messages ("error: unknown option '--x'") are already one line; add the fix.
     outputError: (s, write) => write(s.trimEnd() + ` (see "${fullPath(cmd)} --help")\n`),
   });

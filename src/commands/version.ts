@@ -8,7 +8,7 @@ export interface VersionInfo {
 
 export const versionCommand = defineCommand({
   path: 'version',
-  summary: 'Print the client version and, when one is reachable, the control plane version',
+  summary: 'Print the client and control plane versions',
   options: [{ flags: '--client', description: 'only the client version; do not contact a cluster' }],
   examples: ['meshctl version', 'meshctl version --client -o json'],
   async run(ctx, _args, opts) {
