@@ -1,0 +1,389 @@
+/**
+ * The parts of VirtualService, DestinationRule, Service and workload objects that traffic plans
+ * read and write, and the lookups every plan shares: which VirtualService routes a service, which
+ * route is its default, which subsets exist, which workloads a subset selects.
+ * Pure: plain objects in, plain objects out; no store, no clock.
+ */
+import { fqdn, hostMatches, subsetsOf, type SubsetLike } from '../../api/hosts.js';
+import type { Resource, ResourceRef } from '../../api/resource.js';
+import { InputError, NotFoundError, UsageError, closest } from '../errors.js';
+
+/** Annotation and label keys meshctl writes; the proxy helper uses the same `meshctl.io/` prefix. */
+export const ANNOTATION = {
+  /** JSON `{ "<service fqdn>": { "stable": "v1", "canary": "v2" } }`: who is stable and canary. */
+  canary: 'meshctl.io/canary',
+  /** JSON `{ "<route name>": "<RFC 3339 time>" }`: when each meshctl fault rule stops applying. */
+  faultExpires: 'meshctl.io/fault-expires',
+  /** JSON rollout state (see rollout.ts). */
+  rollout: 'meshctl.io/rollout',
+} as const;
+export const MANAGED_BY = { key: 'app.kubernetes.io/managed-by', value: 'meshctl' } as const;
+export const FAULT_ROUTE_PREFIX = 'meshctl-fault-';
+
+export interface Destination {
+  host?: string;
+  subset?: string;
+  port?: { number?: number };
+  [key: string]: unknown;
+}
+export interface RouteDestination {
+  destination?: Destination;
+  weight?: number;
+  [key: string]: unknown;
+}
+export interface StringMatch {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+}
+export interface HTTPMatchRequest {
+  name?: string;
+  uri?: StringMatch;
+  headers?: Record<string, StringMatch>;
+  sourceLabels?: Record<string, string>;
+  [key: string]: unknown;
+}
+export interface HTTPRoute {
+  name?: string;
+  match?: HTTPMatchRequest[];
+  route?: RouteDestination[];
+  fault?: {
+    delay?: { fixedDelay?: string; percentage?: { value?: number } };
+    abort?: { httpStatus?: number; percentage?: { value?: number } };
+  };
+  mirror?: Destination;
+  mirrorPercentage?: { value?: number };
+  timeout?: string;
+  retries?: { attempts?: number; perTryTimeout?: string; retryOn?: string };
+  [key: string]: unknown;
+}
+export interface VirtualServiceSpec {
+  hosts?: string[];
+  gateways?: string[];
+  http?: HTTPRoute[];
+  [key: string]: unknown;
+}
+export interface DestinationRuleSpec {
+  host?: string;
+  subsets?: SubsetLike[];
+  trafficPolicy?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** What a plan needs to know about one namespace, loaded by the command from the store. */
+export interface Snapshot {
+  namespace: string;
+  services: Resource[];
+  virtualServices: Resource[];
+  destinationRules: Resource[];
+  deployments: Resource[];
+  pods: Resource[];
+}
+
+/** One object a plan writes: `mutate` runs on the current stored object, again on every conflict. */
+export interface Edit {
+  ref: ResourceRef;
+  mutate(current: Resource | undefined): Resource | undefined;
+}
+
+/** A plan: the edits to apply, plus what the snapshot looks like before and after them. */
+export interface Plan {
+  edits: Edit[];
+  changes: Change[];
+  /** For people, on stderr: GitOps owners, readiness that could not be checked, dropped routes. */
+  warnings: string[];
+  summary: string;
+}
+export interface Change {
+  ref: ResourceRef;
+  before: Resource | undefined;
+  after: Resource | undefined;
+}
+
+/** Runs the edits over the snapshot's objects, the way the store will run them over fresh ones. */
+export function planOf(snapshot: Snapshot, edits: Edit[], warnings: string[], summary: string): Plan {
+  const changes = edits.map((e) => {
+    const before = findObject(snapshot, e.ref);
+    return { ref: e.ref, before, after: e.mutate(before === undefined ? undefined : clone(before)) ?? before };
+  });
+  return { edits, changes, warnings, summary };
+}
+
+export function findObject(snapshot: Snapshot, ref: ResourceRef): Resource | undefined {
+  const list =
+    ref.kind === 'VirtualService' ? snapshot.virtualServices : ref.kind === 'DestinationRule' ? snapshot.destinationRules : snapshot.services;
+  return list.find((r) => r.metadata.name === ref.name && (r.metadata.namespace ?? snapshot.namespace) === (ref.namespace ?? snapshot.namespace));
+}
+
+export function clone<T>(value: T): T {
+  return structuredClone(value);
+}
+
+export function vsSpec(vs: Resource): VirtualServiceSpec {
+  const s = vs.spec;
+  return typeof s === 'object' && s !== null ? (s as VirtualServiceSpec) : {};
+}
+export function drSpec(dr: Resource): DestinationRuleSpec {
+  const s = dr.spec;
+  return typeof s === 'object' && s !== null ? (s as DestinationRuleSpec) : {};
+}
+function nsOf(r: Resource, fallback: string): string {
+  return r.metadata.namespace ?? fallback;
+}
+
+/** The service a command names, resolved against the snapshot. */
+export interface Target {
+  /** Short name, as typed (without `.namespace`). */
+  name: string;
+  namespace: string;
+  /** `reviews.default.svc.cluster.local` */
+  host: string;
+  /** Service selector (or `app: name` when the store holds no Service object). */
+  selector: Record<string, string>;
+}
+
+/**
+ * Resolves `reviews` to the service in the snapshot's namespace. A service is known when a Service
+ * object, a VirtualService host or a DestinationRule host names it; anything else is exit 65 with
+ * the closest known name.
+ */
+export function resolveTarget(snapshot: Snapshot, name: string): Target {
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
+    throw new UsageError(`"${name}" is not a service name`, 'name a Kubernetes service in the namespace (-n), e.g. "reviews"');
+  }
+  const ns = snapshot.namespace;
+  const host = fqdn(name, ns);
+  const svc = snapshot.services.find((s) => s.metadata.name === name);
+  const known =
+    svc !== undefined ||
+    snapshot.virtualServices.some((vs) => (vsSpec(vs).hosts ?? []).some((h) => fqdn(h, nsOf(vs, ns)) === host)) ||
+    snapshot.destinationRules.some((dr) => typeof drSpec(dr).host === 'string' && fqdn(drSpec(dr).host ?? '', nsOf(dr, ns)) === host);
+  if (!known) {
+    const names = new Set(snapshot.services.map((s) => s.metadata.name));
+    for (const vs of snapshot.virtualServices) for (const h of vsSpec(vs).hosts ?? []) names.add(h.split('.')[0] ?? h);
+    const near = closest(name, names);
+    throw new NotFoundError(
+      `service "${name}" not found in namespace "${ns}"`,
+      near ? `did you mean "${near}"?` : 'check the name and the namespace (-n)',
+    );
+  }
+  const spec = (svc?.spec ?? {}) as { selector?: Record<string, string> };
+  return { name, namespace: ns, host, selector: spec.selector && Object.keys(spec.selector).length ? spec.selector : { app: name } };
+}
+
+/**
+ * The VirtualService that routes the target for sidecars: one in the service's namespace whose
+ * hosts name it exactly (short or long form) and that is not bound only to gateways. Istio uses the
+ * oldest when several claim a host; so does meshctl, with a warning.
+ */
+export function findVirtualService(snapshot: Snapshot, target: Target, warnings: string[]): Resource | undefined {
+  const found = snapshot.virtualServices
+    .filter((vs) => {
+      const spec = vsSpec(vs);
+      const meshBound = !spec.gateways || spec.gateways.length === 0 || spec.gateways.includes('mesh');
+      return meshBound && (spec.hosts ?? []).some((h) => !h.startsWith('*') && hostMatches(fqdn(h, nsOf(vs, snapshot.namespace)), target.host));
+    })
+    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name));
+  if (found.length > 1) {
+    warnings.push(
+      `several VirtualServices route ${target.name}: ${found.map((v) => v.metadata.name).join(', ')}; using the oldest, ${found[0]?.metadata.name}, as Istio does`,
+    );
+  }
+  return found[0];
+}
+
+export function findDestinationRule(snapshot: Snapshot, target: Target): Resource | undefined {
+  return snapshot.destinationRules
+    .filter((dr) => typeof drSpec(dr).host === 'string' && fqdn(drSpec(dr).host ?? '', nsOf(dr, snapshot.namespace)) === target.host)
+    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name))[0];
+}
+
+/** A free object name for something meshctl creates: the service's own name unless it is taken. */
+export function freeName(existing: Resource[], wanted: string): string {
+  const taken = new Set(existing.map((r) => r.metadata.name));
+  if (!taken.has(wanted)) return wanted;
+  for (let i = 1; i < 100; i++) if (!taken.has(`${wanted}-meshctl-${i}`)) return `${wanted}-meshctl-${i}`;
+  return `${wanted}-meshctl-${existing.length}`;
+}
+
+/** A match that every request satisfies: no conditions, or only `uri: { prefix: "/" }`. */
+function matchesAll(m: HTTPMatchRequest): boolean {
+  const keys = Object.keys(m).filter((k) => k !== 'name' && k !== 'ignoreUriCase');
+  if (keys.length === 0) return true;
+  return keys.length === 1 && keys[0] === 'uri' && m.uri?.prefix === '/' && Object.keys(m.uri).length === 1;
+}
+
+export function isCatchAll(route: HTTPRoute): boolean {
+  return !route.match || route.match.length === 0 || route.match.some(matchesAll);
+}
+
+export function isFaultRoute(route: HTTPRoute): boolean {
+  return typeof route.name === 'string' && route.name.startsWith(FAULT_ROUTE_PREFIX);
+}
+
+/**
+ * The index of the service's default route: the first catch-all route (routes are first-match, so
+ * anything after it is unreachable), not counting meshctl's own fault rules. -1 when there is none.
+ */
+export function defaultRouteIndex(spec: VirtualServiceSpec): number {
+  return (spec.http ?? []).findIndex((r) => isCatchAll(r) && !isFaultRoute(r) && r.route !== undefined);
+}
+
+/** Whether a destination (written in a rule in `ns`) is the target service. */
+export function isTargetDestination(d: Destination | undefined, target: Target, ns: string): boolean {
+  return typeof d?.host === 'string' && fqdn(d.host, ns) === target.host;
+}
+
+/** How a new destination names the target: short inside its own namespace, else fully qualified. */
+export function destinationHost(target: Target, vsNamespace: string): string {
+  return vsNamespace === target.namespace ? target.name : target.host;
+}
+
+/** Subset names the target's DestinationRule defines, in order. */
+export function definedSubsets(dr: Resource | undefined): string[] {
+  return dr ? subsetsOf(dr).flatMap((s) => (typeof s.name === 'string' ? [s.name] : [])) : [];
+}
+
+export function requireSubset(name: string, defined: string[], target: Target, flag: string): void {
+  if (defined.includes(name)) return;
+  const near = closest(name, defined);
+  throw new InputError(
+    `subset "${name}" (${flag}) is not defined by any DestinationRule for ${target.name}`,
+    defined.length ? `defined subsets: ${defined.join(', ')}${near ? `; did you mean "${near}"?` : ''}` : 'no DestinationRule defines subsets for it: create one, or let "canary shift" create it from the workloads\' version labels',
+  );
+}
+
+function labelsOf(r: Resource): Record<string, string> {
+  return r.metadata.labels ?? {};
+}
+function templateLabels(d: Resource): Record<string, string> {
+  const spec = d.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined;
+  return spec?.template?.metadata?.labels ?? {};
+}
+function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/** Deployments and Pods the service selects, with their labels. */
+export function workloadsOf(snapshot: Snapshot, target: Target): { kind: 'Deployment' | 'Pod'; resource: Resource; labels: Record<string, string> }[] {
+  return [
+    ...snapshot.deployments.map((d) => ({ kind: 'Deployment' as const, resource: d, labels: templateLabels(d) })),
+    ...snapshot.pods.map((p) => ({ kind: 'Pod' as const, resource: p, labels: labelsOf(p) })),
+  ].filter((w) => selects(target.selector, w.labels));
+}
+
+/** The distinct `version` labels of the service's workloads, in natural order (v1 < v2 < v10). */
+export function workloadVersions(snapshot: Snapshot, target: Target): string[] {
+  const versions = new Set(workloadsOf(snapshot, target).flatMap((w) => (w.labels.version ? [w.labels.version] : [])));
+  return [...versions].sort(naturalCompare);
+}
+
+export function naturalCompare(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+export type Readiness =
+  | { state: 'ready'; detail: string }
+  | { state: 'not-ready'; detail: string }
+  | { state: 'unknown'; detail: string }
+  | { state: 'none'; detail: string }
+  | { state: 'unchecked'; detail: string };
+
+/**
+ * Whether a subset selects ready workloads. "unchecked" when the store holds no workloads for the
+ * service at all (a file mesh without Deployments, a cluster where they live elsewhere); "unknown"
+ * when workloads match but carry no status (no controller has reported on them yet).
+ */
+export function subsetReadiness(snapshot: Snapshot, target: Target, dr: Resource | undefined, subset: string, subsetLabels?: Record<string, string>): Readiness {
+  const all = workloadsOf(snapshot, target);
+  if (all.length === 0) return { state: 'unchecked', detail: `the store holds no Deployments or Pods for ${target.name}, so readiness of subset ${subset} cannot be checked` };
+  const labels = subsetLabels ?? (dr ? subsetsOf(dr).find((s) => s.name === subset)?.labels : undefined) ?? {};
+  const matching = all.filter((w) => selects(labels, w.labels));
+  if (matching.length === 0) return { state: 'none', detail: `subset ${subset} (${fmtLabels(labels)}) selects no workloads of ${target.name}` };
+  let unknown = 0;
+  for (const w of matching) {
+    const r = workloadReady(w.kind, w.resource);
+    if (r === true) return { state: 'ready', detail: `${w.kind} ${w.resource.metadata.name} is ready` };
+    if (r === undefined) unknown++;
+  }
+  return unknown > 0
+    ? { state: 'unknown', detail: `subset ${subset} selects ${matching.length} workload(s) that report no status yet, so readiness cannot be checked` }
+    : { state: 'not-ready', detail: `subset ${subset} selects ${matching.length} workload(s) but none is ready` };
+}
+
+function workloadReady(kind: 'Deployment' | 'Pod', r: Resource): boolean | undefined {
+  const status = r.status as { readyReplicas?: number; replicas?: number; conditions?: { type?: string; status?: string }[] } | undefined;
+  if (!status || Object.keys(status).length === 0) return undefined;
+  if (kind === 'Deployment') return (status.readyReplicas ?? 0) > 0;
+  const ready = status.conditions?.find((c) => c.type === 'Ready');
+  return ready ? ready.status === 'True' : undefined;
+}
+
+export function fmtLabels(labels: Record<string, string>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',') || 'no labels';
+}
+
+/** Labels and annotations by which Argo CD and Flux mark objects they own (and would revert). */
+const GITOPS_MARKERS: readonly { key: string; where: 'labels' | 'annotations'; tool: string }[] = [
+  { key: 'argocd.argoproj.io/tracking-id', where: 'annotations', tool: 'Argo CD' },
+  { key: 'argocd.argoproj.io/instance', where: 'labels', tool: 'Argo CD' },
+  { key: 'argocd.argoproj.io/instance', where: 'annotations', tool: 'Argo CD' },
+  { key: 'kustomize.toolkit.fluxcd.io/name', where: 'labels', tool: 'Flux' },
+  { key: 'helm.toolkit.fluxcd.io/name', where: 'labels', tool: 'Flux' },
+];
+
+/** A warning when a GitOps tool owns the object: it will probably put the old spec back. */
+export function gitopsWarning(r: Resource | undefined): string | undefined {
+  if (!r) return undefined;
+  for (const m of GITOPS_MARKERS) {
+    const value = r.metadata[m.where]?.[m.key];
+    if (value !== undefined) {
+      return `${r.kind} ${r.metadata.name} is managed by ${m.tool} (${m.key}=${value}): it may revert this change; make it in Git too`;
+    }
+  }
+  return undefined;
+}
+
+/** Reads the JSON object stored in an annotation; {} when absent or not JSON. */
+export function annotationJson(r: Resource | undefined, key: string): Record<string, unknown> {
+  const raw = r?.metadata.annotations?.[key];
+  if (!raw) return {};
+  try {
+    const v: unknown = JSON.parse(raw);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export function setAnnotationJson(r: Resource, key: string, value: Record<string, unknown>): void {
+  const annotations = { ...(r.metadata.annotations ?? {}) };
+  if (Object.keys(value).length === 0) delete annotations[key];
+  else annotations[key] = JSON.stringify(value);
+  if (Object.keys(annotations).length) r.metadata.annotations = annotations;
+  else delete r.metadata.annotations;
+}
+
+/** A new VirtualService for the target with one default route to the service (all versions). */
+export function newVirtualService(snapshot: Snapshot, target: Target): Resource {
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: { name: freeName(snapshot.virtualServices, target.name), namespace: target.namespace, labels: { [MANAGED_BY.key]: MANAGED_BY.value } },
+    spec: { hosts: [target.name], http: [{ route: [{ destination: { host: target.name } }] }] },
+  };
+}
+
+export function vsRef(vs: Resource, snapshot: Snapshot): ResourceRef {
+  return { kind: 'VirtualService', namespace: vs.metadata.namespace ?? snapshot.namespace, name: vs.metadata.name };
+}
+
+/** Strips fields the store owns, so a new object can be created from a planned one. */
+export function forCreate(r: Resource): Resource {
+  const c = clone(r);
+  delete c.metadata.resourceVersion;
+  delete c.metadata.uid;
+  delete c.metadata.creationTimestamp;
+  delete c.metadata.generation;
+  return c;
+}
