@@ -66,7 +66,7 @@ export async function applyPlan(ctx: Context, plan: Plan, dryRun: boolean): Prom
     if (!result.changed) continue;
     written.push(displayRef(edit.ref));
     const stored = await store.get(edit.ref);
-    if (JSON.stringify(stored?.spec) !== JSON.stringify(result.after?.spec)) {
+    if (canonical(stored?.spec) !== canonical(result.after?.spec)) {
       readBack = 'changed-since';
       ctx.info(`Warning: ${displayRef(edit.ref)} changed again right after this write (another writer); run the command again to see its state`);
     }
@@ -93,4 +93,11 @@ export async function describe(ctx: Context, summary: string, applied: Applied, 
     },
     text: `${summary}\n${diff}${tail}\n`,
   };
+}
+
+/** JSON with sorted keys: the store may keep keys in another order than the plan wrote them. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === 'object' && x !== null && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
 }

@@ -265,7 +265,7 @@ function finish(s: Situation, snapshot: Snapshot, roles: Roles, after: Weight[],
     const w = gitopsWarning(r);
     if (w) s.warnings.push(w);
   }
-  const dropped = s.current.filter((w) => w.weight > 0 && !after.some((a) => a.subset === w.subset));
+  const dropped = s.current.filter((w) => w.weight > 0 && w.subset !== roles.stable && w.subset !== roles.canary && !after.some((a) => a.subset === w.subset));
   if (dropped.length) s.warnings.push(`the default route no longer sends traffic to ${dropped.map((d) => `${d.subset ?? 'all versions'} (was ${d.weight}%)`).join(', ')}`);
   const edits = [destinationRuleEdit(s, snapshot), virtualServiceEdit(s, snapshot, after, meta)].filter((e): e is Edit => e !== undefined);
   const plan = planOf(snapshot, edits, s.warnings, summary);
