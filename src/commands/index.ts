@@ -1,4 +1,5 @@
 import type { CommandSpec } from './spec.js';
+import { analyzeCommand } from './analyze.js';
 import { canaryPromoteCommand, canaryRollbackCommand, canaryShiftCommand } from './canary.js';
 import { completionCommand } from './completion.js';
 import { injectFaultCommand } from './inject-fault.js';
@@ -12,7 +13,7 @@ import { versionCommand } from './version.js';
  * Every command, sorted by path. Command files are light: each imports heavy modules
  * (@kubernetes/client-node, ink, undici) inside its `run`, so `meshctl --help` loads none of them.
  */
-export const COMMANDS: readonly CommandSpec[] = [canaryPromoteCommand, canaryRollbackCommand, canaryShiftCommand, completionCommand, injectFaultCommand, manifestGenerateCommand, profileDiffCommand, profileDumpCommand, profileListCommand, resilienceSetCommand, routeHeaderCommand, routeMirrorCommand, versionCommand];
+export const COMMANDS: readonly CommandSpec[] = [analyzeCommand, canaryPromoteCommand, canaryRollbackCommand, canaryShiftCommand, completionCommand, injectFaultCommand, manifestGenerateCommand, profileDiffCommand, profileDumpCommand, profileListCommand, resilienceSetCommand, routeHeaderCommand, routeMirrorCommand, versionCommand];
 
 /** One-line summaries of command groups (`meshctl canary --help`). */
 export const GROUPS: Readonly<Record<string, string>> = {

@@ -1,0 +1,263 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import type { Context } from '../context.js';
+import type { Resource } from '../api/resource.js';
+import { ClusterError, ExitCode, ForbiddenError, InputError, NotFoundError, UsageError } from '../core/errors.js';
+import type { InputResource, Level, Message } from '../core/analyze/types.js';
+import { defineCommand, type CommandOutput } from './spec.js';
+
+const YAML_FILE = /\.(ya?ml|json)$/i;
+export const REPO_CONFIG = '.meshctl.yaml';
+
+export const analyzeCommand = defineCommand({
+  path: 'analyze',
+  summary: 'Lint mesh configuration in files, a cluster, or files overlaid on a cluster (istioctl analyze compatible)',
+  description:
+    'With FILES (or - for stdin) analysis is offline: every Kubernetes object in the files is an input, so a host\n' +
+    'defined in the same change is never reported missing; checks that need objects the files do not hold are\n' +
+    'listed as skipped. Without files it analyzes the current cluster (-n, -A). --cluster overlays the files on\n' +
+    'the cluster, as a pull request would change it; --snapshot does the same from `meshctl cluster snapshot`.\n' +
+    'Exit 0 when nothing is at or above --failure-threshold, 79 when something is, 65 for unreadable input.\n' +
+    `Suppressions and thresholds can also live in ${REPO_CONFIG} (analyze: {suppress: [...], failureThreshold: Warning}).`,
+  args: [{ name: 'files', description: 'YAML/JSON files or directories; - reads stdin', variadic: true }],
+  options: [
+    { flags: '-R, --recursive', description: 'descend into directories' },
+    { flags: '--cluster', description: 'overlay the files on the current cluster instead of analyzing them alone' },
+    { flags: '--snapshot <file>', description: 'overlay the files on a saved `meshctl cluster snapshot`', valueHint: 'file' },
+    { flags: '--failure-threshold <level>', description: 'lowest level that makes the exit code 79: Info|Warning|Error (default Error)' },
+    { flags: '--output-threshold <level>', description: 'lowest level to print: Info|Warning|Error (default Info)' },
+    { flags: '-S, --suppress <code=resource...>', description: 'ignore a finding, e.g. "IST0102=Namespace default", "IST0101=VirtualService *.prod" (repeatable)' },
+    { flags: '--baseline <file>', description: 'report only findings not in this earlier `-o json` output', valueHint: 'file' },
+    { flags: '--list-analyzers', description: 'list the analyzers and message codes, then exit' },
+  ],
+  outputs: ['table', 'json', 'yaml', 'sarif', 'junit', 'github'],
+  examples: [
+    'meshctl analyze samples/bookinfo/bookinfo.yaml samples/bookinfo/networking/virtual-service-reviews-v3.yaml',
+    'meshctl analyze -R deploy/ -o sarif > analyze.sarif',
+    'helm template ./chart | meshctl analyze - -o github',
+    'meshctl analyze -n prod --failure-threshold Warning',
+    'meshctl analyze --cluster -R k8s/   # the pull request overlaid on the live cluster',
+    'meshctl analyze --suppress "IST0102=Namespace *" --baseline last-run.json -R k8s/',
+    'meshctl analyze --list-analyzers',
+  ],
+  async run(ctx, args, opts) {
+    if (opts.listAnalyzers) return listAnalyzers();
+    return runAnalyze(ctx, args, opts);
+  },
+});
+
+export interface AnalyzeFlags {
+  files: string[];
+  suppress: string[];
+}
+
+/**
+ * `--suppress` takes several values, so commander also hands it file names that follow it; a
+ * suppression always contains `=`, a file name practically never, so the two split cleanly.
+ */
+export function splitSuppressAndFiles(args: readonly string[], suppress: unknown): AnalyzeFlags {
+  const raw = Array.isArray(suppress) ? suppress.map(String) : typeof suppress === 'string' ? [suppress] : [];
+  return { files: [...args, ...raw.filter((s) => !s.includes('='))], suppress: raw.filter((s) => s.includes('=')) };
+}
+
+/** Reads FILES/DIRS/- into named texts; a missing path is an InputError naming it. */
+export async function readInputs(ctx: Context, paths: readonly string[], recursive: boolean): Promise<{ file: string; text: string }[]> {
+  const out: { file: string; text: string }[] = [];
+  for (const p of paths) {
+    if (p === '-') {
+      out.push({ file: '-', text: await readStdin(ctx.io.stdin) });
+      continue;
+    }
+    const abs = resolve(ctx.cwd, p);
+    let st;
+    try {
+      st = await stat(abs);
+    } catch {
+      throw new InputError(`${p}: no such file or directory`, 'check the path, or use - to read stdin');
+    }
+    if (st.isDirectory()) {
+      for (const f of await listDir(abs, recursive)) out.push({ file: relative(ctx.cwd, f) || f, text: await readFile(f, 'utf8') });
+    } else {
+      out.push({ file: p, text: await readFile(abs, 'utf8') });
+    }
+  }
+  return out;
+}
+
+async function listDir(dir: string, recursive: boolean): Promise<string[]> {
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const files: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const full = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (recursive) files.push(...(await listDir(full, true)));
+    } else if (YAML_FILE.test(e.name)) files.push(full);
+  }
+  return files;
+}
+
+async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Later objects replace earlier ones with the same kind/namespace/name, as `kubectl apply` would. */
+export function overlay(base: readonly InputResource[], top: readonly InputResource[], defaultNamespace: string): InputResource[] {
+  const key = (r: Resource) => `${r.kind}/${r.metadata.namespace || (r.kind === 'Namespace' ? '' : defaultNamespace)}/${r.metadata.name}`;
+  const m = new Map<string, InputResource>();
+  for (const r of base) m.set(key(r.resource), r);
+  for (const r of top) m.set(key(r.resource), r);
+  return [...m.values()];
+}
+
+/** Lists what the analyzers read from the store, every namespace (references cross namespaces). */
+export async function listClusterInputs(ctx: Context, kinds: readonly string[]): Promise<{ resources: InputResource[]; unlisted: string[] }> {
+  const { lookupKind } = await import('../api/kinds.js');
+  const store = await ctx.store();
+  const resources: InputResource[] = [];
+  const unlisted: string[] = [];
+  for (const kind of kinds) {
+    if (!lookupKind(kind)) {
+      unlisted.push(kind);
+      continue;
+    }
+    try {
+      for (const r of await store.list(kind)) resources.push({ resource: r });
+    } catch (err) {
+      // Unreachable or forbidden is fatal; a kind the server does not serve (no CRD) just has no objects.
+      if (err instanceof ClusterError || err instanceof ForbiddenError) throw err;
+      unlisted.push(kind);
+    }
+  }
+  return { resources, unlisted };
+}
+
+async function listAnalyzers(): Promise<CommandOutput> {
+  const { ALL_ANALYZERS } = await import('../core/analyze/all.js');
+  const { MESSAGES } = await import('../core/analyze/messages.js');
+  const rows = MESSAGES.map((m) => ({
+    code: m.code,
+    level: m.level,
+    name: m.name,
+    analyzers: ALL_ANALYZERS.filter((a) => a.codes.includes(m.code)).map((a) => a.name),
+    description: m.description,
+  })).filter((r) => r.analyzers.length > 0);
+  return {
+    data: { analyzers: ALL_ANALYZERS.map((a) => ({ name: a.name, codes: a.codes, description: a.description, inputs: a.inputs })), messages: rows },
+    table: { columns: ['code', 'level', 'name', 'analyzers', 'description'], rows: rows.map((r) => [r.code, r.level, r.name, r.analyzers.join(','), r.description]) },
+  };
+}
+
+interface RepoConfig {
+  suppress: string[];
+  failureThreshold?: unknown;
+  outputThreshold?: unknown;
+  baseline?: string | undefined;
+}
+
+/** `.meshctl.yaml` in the working directory: `analyze: {suppress, failureThreshold, outputThreshold, baseline}`. */
+async function readRepoConfig(ctx: Context): Promise<RepoConfig> {
+  const file = join(ctx.cwd, REPO_CONFIG);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return { suppress: [] };
+  }
+  const { parse } = await import('yaml');
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    throw new InputError(`${REPO_CONFIG}: invalid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+  }
+  const a = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>).analyze : undefined;
+  if (a === undefined) return { suppress: [] };
+  if (typeof a !== 'object' || a === null || Array.isArray(a)) throw new InputError(`${REPO_CONFIG}: "analyze" must be a mapping`);
+  const o = a as Record<string, unknown>;
+  const suppress = o.suppress === undefined ? [] : Array.isArray(o.suppress) ? o.suppress.map(String) : undefined;
+  if (!suppress) throw new InputError(`${REPO_CONFIG}: analyze.suppress must be a list of "CODE=Kind name.namespace"`);
+  return { suppress, failureThreshold: o.failureThreshold, outputThreshold: o.outputThreshold, baseline: typeof o.baseline === 'string' ? o.baseline : undefined };
+}
+
+async function readBaseline(ctx: Context, file: string): Promise<Pick<Message, 'code' | 'resource' | 'field' | 'text'>[]> {
+  let text: string;
+  try {
+    text = await readFile(resolve(ctx.cwd, file), 'utf8');
+  } catch {
+    throw new InputError(`${file}: baseline not found`, 'save one with `meshctl analyze -o json ... > ' + file + '`');
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new InputError(`${file}: baseline is not JSON`, 'use the output of `meshctl analyze -o json`');
+  }
+  const list = Array.isArray(doc) ? doc : typeof doc === 'object' && doc !== null ? (doc as { messages?: unknown }).messages : undefined;
+  if (!Array.isArray(list)) throw new InputError(`${file}: baseline has no "messages" list`, 'use the output of `meshctl analyze -o json`');
+  return list.filter((m): m is Pick<Message, 'code' | 'resource' | 'field' | 'text'> => typeof m === 'object' && m !== null && typeof m.code === 'string' && typeof m.resource === 'object');
+}
+
+async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unknown>): Promise<CommandOutput> {
+  const { loadSources } = await import('../core/analyze/load.js');
+  const { analyze } = await import('../core/analyze/engine.js');
+  const { ALL_ANALYZERS, inputKinds } = await import('../core/analyze/all.js');
+  const { parseLevel, parseSuppression } = await import('../core/analyze/filter.js');
+  const { buildReport } = await import('../core/analyze/report.js');
+
+  const { files, suppress } = splitSuppressAndFiles(args, opts.suppress);
+  const config = await readRepoConfig(ctx);
+  const suppressions = [...config.suppress, ...suppress].map(parseSuppression);
+  const failureThreshold: Level = parseLevel(opts.failureThreshold, '--failure-threshold') ?? parseLevel(config.failureThreshold, `${REPO_CONFIG} failureThreshold`) ?? 'Error';
+  const outputThreshold: Level = parseLevel(opts.outputThreshold, '--output-threshold') ?? parseLevel(config.outputThreshold, `${REPO_CONFIG} outputThreshold`) ?? 'Info';
+  const baselineFile = typeof opts.baseline === 'string' ? opts.baseline : config.baseline;
+  const baseline = baselineFile ? await readBaseline(ctx, baselineFile) : undefined;
+
+  const useCluster = Boolean(opts.cluster) || (files.length === 0 && opts.snapshot === undefined);
+  if (files.length === 0 && !useCluster && opts.snapshot === undefined) throw new UsageError('nothing to analyze');
+  const defaultNamespace = ctx.globals.namespace ?? (useCluster ? await ctx.namespace() : 'default');
+
+  const fileInputs = loadSources(await readInputs(ctx, files, Boolean(opts.recursive)));
+  let resources: InputResource[] = overlay([], fileInputs, defaultNamespace);
+  let origin: 'files' | 'cluster' = 'files';
+  const notes: string[] = [];
+  let namespaces: Set<string> | undefined;
+
+  if (typeof opts.snapshot === 'string') {
+    const snap = loadSources(await readInputs(ctx, [opts.snapshot], false));
+    resources = overlay(snap, fileInputs, defaultNamespace);
+    origin = 'cluster';
+  }
+  if (useCluster) {
+    const { resources: live, unlisted } = await listClusterInputs(ctx, inputKinds(ALL_ANALYZERS));
+    if (unlisted.length) notes.push(`not listed from the cluster (not served): ${unlisted.join(', ')}`);
+    if (ctx.globals.namespace && !ctx.globals.allNamespaces) {
+      const ns = ctx.globals.namespace;
+      const exists = live.some((r) => (r.resource.kind === 'Namespace' && r.resource.metadata.name === ns) || r.resource.metadata.namespace === ns);
+      if (!exists) throw new NotFoundError(`namespace "${ns}" not found in ${(await ctx.store()).location}`, 'check -n, or list namespaces with `kubectl get namespaces`');
+      namespaces = new Set([ns]);
+    } else if (!ctx.globals.allNamespaces && files.length === 0) {
+      namespaces = new Set([defaultNamespace]);
+    }
+    resources = overlay(live, fileInputs, defaultNamespace);
+    origin = 'cluster';
+  }
+
+  const result = analyze({ resources, origin, defaultNamespace }, ALL_ANALYZERS);
+  const report = buildReport(result, { suppressions, resources, defaultNamespace, failureThreshold, outputThreshold, baseline, namespaces });
+  const format = ctx.globals.output;
+  if (format === 'table') {
+    for (const s of report.skipped) ctx.info(`skipped ${s.analyzer}: ${s.reason}`);
+    for (const n of notes) ctx.info(n);
+  }
+  const ui = await import('../ui/analyze-format.js');
+  const { VERSION } = await import('../version.js');
+  const text =
+    format === 'sarif' ? ui.formatSarif(report, VERSION.version)
+    : format === 'junit' ? ui.formatJunit(report)
+    : format === 'github' ? ui.formatGithub(report)
+    : ui.formatHuman(report, ctx.io.color);
+  return { data: report, text, exitCode: report.summary.failed ? ExitCode.analyzeIssues : 0 };
+}

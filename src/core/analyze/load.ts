@@ -1,0 +1,116 @@
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import type { Resource } from '../../api/resource.js';
+import { InputError } from '../errors.js';
+import type { FieldPath, InputResource, SourcePosition } from './types.js';
+
+export interface SourceText {
+  /** File name as the user gave it (`-` for stdin). */
+  file: string;
+  text: string;
+}
+
+/**
+ * Parses multi-document YAML (Helm output, `kubectl get -o yaml` Lists, comments) into resources
+ * that remember where each field is. Pure: the caller reads the files. Empty documents are skipped;
+ * unparsable YAML or a document that is not a Kubernetes object is an InputError naming file:line.
+ */
+export function loadSources(sources: readonly SourceText[]): InputResource[] {
+  const out: InputResource[] = [];
+  for (const src of sources) loadOne(src, out);
+  return out;
+}
+
+function loadOne(src: SourceText, out: InputResource[]): void {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(src.text, { lineCounter, prettyErrors: true });
+  // parseAllDocuments returns an EmptyStream (no array) for text with no documents at all.
+  if (!Array.isArray(docs)) return;
+  const pos = (offset: number): SourcePosition => {
+    const p = lineCounter.linePos(offset);
+    return { file: src.file, line: p.line, column: p.col };
+  };
+  for (const doc of docs) {
+    const err = doc.errors[0];
+    if (err) {
+      const at = pos(err.pos[0]);
+      throw new InputError(`${src.file}:${at.line}:${at.column}: invalid YAML: ${err.message.split('\n')[0] ?? err.code}`, 'fix the YAML syntax');
+    }
+    let value: unknown;
+    try {
+      // maxAliasCount bounds alias expansion ("billion laughs") in untrusted pull-request input.
+      value = doc.toJS({ maxAliasCount: 1000 });
+    } catch (e) {
+      const at = pos(doc.range?.[0] ?? 0);
+      throw new InputError(`${src.file}:${at.line}: cannot read document: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (value === null || value === undefined) continue;
+    const docPos = doc.contents?.range?.[0] ?? doc.range?.[0] ?? 0;
+    if (!isObject(value)) {
+      const at = pos(docPos);
+      throw new InputError(`${src.file}:${at.line}: not a Kubernetes object (a document must be a mapping with apiVersion, kind and metadata)`);
+    }
+    if (value.kind === 'List' || (typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items))) {
+      const items = Array.isArray(value.items) ? value.items : [];
+      items.forEach((item, i) => pushResource(src.file, doc, ['items', i], item, pos, out));
+    } else {
+      pushResource(src.file, doc, [], value, pos, out);
+    }
+  }
+}
+
+function pushResource(file: string, doc: Document, prefix: FieldPath, value: unknown, pos: (offset: number) => SourcePosition, out: InputResource[]): void {
+  const locate = (path: FieldPath): SourcePosition => pos(offsetOf(doc, [...prefix, ...path]));
+  if (!isObject(value) || typeof value.kind !== 'string' || typeof value.apiVersion !== 'string' || !value.kind) {
+    const at = locate([]);
+    throw new InputError(`${file}:${at.line}: not a Kubernetes object: apiVersion and kind are required`);
+  }
+  const meta = value.metadata;
+  if (!isObject(meta) || typeof meta.name !== 'string' || meta.name === '') {
+    const at = locate(['metadata']);
+    throw new InputError(`${file}:${at.line}: ${value.kind} has no metadata.name`);
+  }
+  if (meta.namespace !== undefined && typeof meta.namespace !== 'string') {
+    const at = locate(['metadata', 'namespace']);
+    throw new InputError(`${file}:${at.line}: ${value.kind} ${meta.name}: metadata.namespace must be a string`);
+  }
+  for (const key of ['labels', 'annotations'] as const) {
+    const m = meta[key];
+    if (m !== undefined && m !== null && !isStringMap(m)) {
+      const at = locate(['metadata', key]);
+      throw new InputError(`${file}:${at.line}: ${value.kind} ${meta.name}: metadata.${key} must map strings to strings`);
+    }
+  }
+  out.push({ resource: value as unknown as Resource, file, locate });
+}
+
+/**
+ * Source offset of the deepest node on `path` that exists. A map entry points at its key (the
+ * field name a person looks for); a list item at the item.
+ */
+function offsetOf(doc: Document, path: FieldPath): number {
+  let node: unknown = doc.contents;
+  let best = (doc.contents as Node | null)?.range?.[0] ?? doc.range?.[0] ?? 0;
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      const key = pair.key as Node;
+      if (key.range) best = key.range[0];
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg] as Node | undefined;
+      if (!item) break;
+      if (item.range) best = item.range[0];
+      node = item;
+    } else break;
+  }
+  return best;
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isStringMap(v: unknown): boolean {
+  return isObject(v) && Object.values(v).every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean');
+}

@@ -1,0 +1,63 @@
+import type { AnalysisResult } from './engine.js';
+import { applySuppressions, atOrAbove, newSince, type Suppression } from './filter.js';
+import type { InputResource, Level, Message, Skipped } from './types.js';
+
+/** What `meshctl analyze -o json|yaml` prints, and what the other formats are rendered from. */
+export interface AnalysisReport {
+  messages: Message[];
+  skipped: Skipped[];
+  analyzers: string[];
+  summary: {
+    resources: number;
+    errors: number;
+    warnings: number;
+    infos: number;
+    /** Messages hidden by suppressions, the output threshold or the baseline. */
+    hidden: number;
+    failureThreshold: Level;
+    outputThreshold: Level;
+    /** True when a message at or above the failure threshold exists: exit 79. */
+    failed: boolean;
+  };
+}
+
+export interface ReportOptions {
+  suppressions: readonly Suppression[];
+  resources: readonly InputResource[];
+  defaultNamespace: string;
+  failureThreshold: Level;
+  outputThreshold: Level;
+  baseline?: readonly Pick<Message, 'code' | 'resource' | 'field' | 'text'>[] | undefined;
+  /** Only messages about resources in these namespaces (cluster mode with -n). */
+  namespaces?: ReadonlySet<string> | undefined;
+}
+
+/**
+ * Suppressions, baseline, namespace scope and thresholds, in that order. The failure decision uses
+ * every unsuppressed new message, so --output-threshold only changes what is shown, never the exit code.
+ */
+export function buildReport(result: AnalysisResult, opts: ReportOptions): AnalysisReport {
+  let kept = applySuppressions(result.messages, { suppressions: opts.suppressions, resources: opts.resources, defaultNamespace: opts.defaultNamespace });
+  if (opts.baseline) kept = newSince(kept, opts.baseline);
+  if (opts.namespaces) {
+    const ns = opts.namespaces;
+    kept = kept.filter((m) => m.resource.namespace === undefined || ns.has(m.resource.namespace) || (m.resource.kind === 'Namespace' && ns.has(m.resource.name)));
+  }
+  const failed = atOrAbove(kept, opts.failureThreshold).length > 0;
+  const shown = atOrAbove(kept, opts.outputThreshold);
+  return {
+    messages: shown,
+    skipped: result.skipped,
+    analyzers: result.analyzers,
+    summary: {
+      resources: result.resources,
+      errors: shown.filter((m) => m.level === 'Error').length,
+      warnings: shown.filter((m) => m.level === 'Warning').length,
+      infos: shown.filter((m) => m.level === 'Info').length,
+      hidden: result.messages.length - shown.length,
+      failureThreshold: opts.failureThreshold,
+      outputThreshold: opts.outputThreshold,
+      failed,
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import { Chalk } from 'chalk';
+import { displayRef } from '../api/resource.js';
+import type { AnalysisReport } from '../core/analyze/report.js';
+import { MESSAGES } from '../core/analyze/messages.js';
+import type { Level, Message } from '../core/analyze/types.js';
+import { levelRank } from '../core/analyze/types.js';
+
+/** Output formats `meshctl analyze -o` accepts besides json and yaml. */
+export const ANALYZE_FORMATS = ['table', 'json', 'yaml', 'sarif', 'junit', 'github'] as const;
+
+/**
+ * Human output: grouped by file (cluster objects under "cluster"), one line per message in
+ * istioctl's shape `Error [IST0101] (VirtualService reviews.default) text`, with file:line:col.
+ */
+export function formatHuman(report: AnalysisReport, color: boolean): string {
+  const c = new Chalk({ level: color ? 1 : 0 });
+  const paint = (level: Level, s: string) => (level === 'Error' ? c.red(s) : level === 'Warning' ? c.yellow(s) : c.cyan(s));
+  if (report.messages.length === 0) {
+    return `${c.green('✔')} No validation issues found when analyzing ${report.summary.resources} resource${report.summary.resources === 1 ? '' : 's'}.\n`;
+  }
+  const groups = new Map<string, Message[]>();
+  for (const m of report.messages) {
+    const g = m.origin?.file ?? 'cluster';
+    groups.set(g, [...(groups.get(g) ?? []), m]);
+  }
+  const lines: string[] = [];
+  for (const [file, msgs] of groups) {
+    lines.push(c.bold(file));
+    for (const m of msgs) {
+      const where = m.origin ? `${m.origin.file}:${m.origin.line}:${m.origin.column}` : displayRef(m.resource);
+      lines.push(`  ${paint(m.level, m.level.padEnd(7))} ${c.bold(`[${m.code}]`)} ${c.dim(where)} (${displayRef(m.resource)}) ${m.text}`);
+    }
+    lines.push('');
+  }
+  const s = report.summary;
+  lines.push(`${s.errors} error${s.errors === 1 ? '' : 's'}, ${s.warnings} warning${s.warnings === 1 ? '' : 's'}, ${s.infos} info in ${s.resources} resources.`);
+  return lines.join('\n') + '\n';
+}
+
+const SARIF_LEVEL: Record<Level, string> = { Error: 'error', Warning: 'warning', Info: 'note' };
+
+/** SARIF 2.1.0 for GitHub code scanning and other SAST dashboards: one rule per message code. */
+export function formatSarif(report: AnalysisReport, version: string): string {
+  const used = [...new Set(report.messages.map((m) => m.code))].sort();
+  const rules = used.map((code) => {
+    const t = MESSAGES.find((m) => m.code === code);
+    return {
+      id: code,
+      name: t?.name ?? code,
+      shortDescription: { text: t?.description ?? code },
+      defaultConfiguration: { level: SARIF_LEVEL[t?.level ?? 'Warning'] },
+      ...(code.startsWith('IST') ? { helpUri: `https://istio.io/latest/docs/reference/config/analysis/${code.toLowerCase()}/` } : {}),
+    };
+  });
+  const results = report.messages.map((m) => ({
+    ruleId: m.code,
+    ruleIndex: used.indexOf(m.code),
+    level: SARIF_LEVEL[m.level],
+    message: { text: `${m.text} (${displayRef(m.resource)})` },
+    locations: [
+      {
+        ...(m.origin
+          ? { physicalLocation: { artifactLocation: { uri: m.origin.file.replace(/\\/g, '/').replace(/^\.\//, '') }, region: { startLine: m.origin.line, startColumn: m.origin.column } } }
+          : {}),
+        logicalLocations: [{ fullyQualifiedName: `${m.resource.kind}/${m.resource.namespace ?? ''}/${m.resource.name}${m.field ? '#' + m.field : ''}`, kind: 'resource' }],
+      },
+    ],
+    partialFingerprints: { meshctlFinding: `${m.code}/${m.resource.kind}/${m.resource.namespace ?? ''}/${m.resource.name}/${m.field ?? ''}` },
+  }));
+  const sarif = {
+    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    version: '2.1.0',
+    runs: [{ tool: { driver: { name: 'meshctl', informationUri: 'https://github.com/meshctl/meshctl', version, rules } }, results }],
+  };
+  return JSON.stringify(sarif, null, 2) + '\n';
+}
+
+function xml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+}
+
+/** JUnit XML: one test case per analyzer; it fails with the messages at or above the failure threshold. */
+export function formatJunit(report: AnalysisReport): string {
+  const fail = levelRank(report.summary.failureThreshold);
+  const cases = report.analyzers.map((name) => {
+    const msgs = report.messages.filter((m) => m.analyzer === name);
+    const failing = msgs.filter((m) => levelRank(m.level) >= fail);
+    const skipped = report.skipped.filter((s) => s.analyzer === name);
+    const body = (m: Message) => `${m.level} [${m.code}] ${m.origin ? `${m.origin.file}:${m.origin.line}:${m.origin.column} ` : ''}(${displayRef(m.resource)}) ${m.text}`;
+    let inner = '';
+    if (failing.length) inner += `\n      <failure message="${xml(`${failing.length} finding(s)`)}" type="${xml(failing[0]?.code ?? '')}">${xml(failing.map(body).join('\n'))}</failure>`;
+    const rest = msgs.filter((m) => levelRank(m.level) < fail);
+    if (rest.length) inner += `\n      <system-out>${xml(rest.map(body).join('\n'))}</system-out>`;
+    if (!msgs.length && skipped.length) inner += `\n      <skipped message="${xml(skipped.map((s) => s.reason).join('; '))}"/>`;
+    return `    <testcase classname="meshctl.analyze" name="${xml(name)}">${inner}${inner ? '\n    ' : ''}</testcase>`;
+  });
+  const failures = report.analyzers.filter((n) => report.messages.some((m) => m.analyzer === n && levelRank(m.level) >= fail)).length;
+  const skips = report.analyzers.filter((n) => !report.messages.some((m) => m.analyzer === n) && report.skipped.some((s) => s.analyzer === n)).length;
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="meshctl analyze" tests="${cases.length}" failures="${failures}">\n` +
+    `  <testsuite name="meshctl analyze" tests="${cases.length}" failures="${failures}" skipped="${skips}" errors="0">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`
+  );
+}
+
+const GH_COMMAND: Record<Level, string> = { Error: 'error', Warning: 'warning', Info: 'notice' };
+
+/** GitHub Actions workflow commands: annotations on the pull request's changed lines. */
+export function formatGithub(report: AnalysisReport): string {
+  const prop = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C');
+  const data = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  return report.messages
+    .map((m) => {
+      const props = [m.origin ? `file=${prop(m.origin.file)},line=${m.origin.line},col=${m.origin.column}` : '', `title=${prop(`${m.code} ${m.name}`)}`].filter(Boolean).join(',');
+      return `::${GH_COMMAND[m.level]} ${props}::${data(`${m.text} (${displayRef(m.resource)})`)}\n`;
+    })
+    .join('');
+}
