@@ -156,7 +156,9 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 async function createAjv(): Promise<Ajv> {
-  const { Ajv } = await import('ajv');
+  // ajv is CommonJS: Node, vitest and esbuild's bundle all expose module.exports as `default` (the
+  // bundle has no named exports), and module.exports carries the class as `.Ajv`.
+  const { Ajv } = (await import('ajv')).default;
   // strict: false and no logger: formats ajv does not know are ignored silently, as the API server
   // ignores them, and nothing is written to the console.
   // verbose: errors carry the failing schema, which the messages for oneOf/anyOf need.
