@@ -1,5 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -200,5 +203,40 @@ describe('CRD info', () => {
     expect(servedVersions('Service')).toEqual([]);
     expect(crdKinds()).toEqual(expect.arrayContaining(['Telemetry', 'EnvoyFilter', 'WorkloadGroup', 'ProxyConfig', 'WasmPlugin']));
     expect(crdKinds()).toHaveLength(15);
+  });
+});
+
+describe('in the esbuild bundle', () => {
+  // Regression: the bundle exposes CommonJS ajv only as `default`, so a named import of Ajv was
+  // undefined there while every test in vitest passed.
+  it('loads ajv lazily into its own chunk and validates', async () => {
+    const { build } = await import('esbuild');
+    const dir = mkdtempSync(join(tmpdir(), 'meshctl-validate-bundle-'));
+    try {
+      const entry = join(dir, 'entry.ts');
+      const validate = JSON.stringify(join(root, 'src/api/validate.ts'));
+      writeFileSync(
+        entry,
+        `import { validateResource } from ${validate};\n` +
+          `const r = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'r' }, spec: { hosts: ['r'], http: [{ route: [{ destination: { host: 'r' }, weight: 'ten' }] }] } };\n` +
+          `process.stdout.write(JSON.stringify(await validateResource(r)));\n`,
+      );
+      await build({
+        absWorkingDir: root,
+        entryPoints: { entry },
+        outdir: join(dir, 'out'),
+        bundle: true,
+        splitting: true,
+        format: 'esm',
+        platform: 'node',
+        logLevel: 'silent',
+        banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
+      });
+      expect(readdirSync(join(dir, 'out')).some((f) => f.startsWith('ajv-'))).toBe(true);
+      const { stdout } = await promisify(execFile)(process.execPath, [join(dir, 'out/entry.js')]);
+      expect(JSON.parse(stdout)).toEqual([{ path: 'spec.http[0].route[0].weight', keyword: 'type', message: 'must be an integer, got "ten"' }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
