@@ -136,7 +136,8 @@ function metadataIssues(r: Resource): SchemaIssue[] {
 // level memo is safe: the schemas are constants bundled with the binary.
 
 let ajvPromise: Promise<Ajv> | undefined;
-const validators = new Map<string, ValidateFunction>();
+const validators = new Map<string, ValidateFunction>(); // by kind/version
+const byContent = new Map<string, ValidateFunction>(); // by the compiled schema's JSON
 
 async function validatorFor(kind: string, version: string, schema: Schema): Promise<ValidateFunction> {
   const key = `${kind}/${version}`;
@@ -147,7 +148,12 @@ async function validatorFor(kind: string, version: string, schema: Schema): Prom
   // Another caller may have compiled it while this one waited for ajv.
   const again = validators.get(key);
   if (again) return again;
-  const fn = ajv.compile(toAjvSchema(schema, true) as Schema);
+  // Versions of one CRD usually carry the same schema (VirtualService v1, v1beta1, v1alpha3):
+  // compile each distinct schema once.
+  const compiled = toAjvSchema(schema, true) as Schema;
+  const text = JSON.stringify(compiled);
+  const fn = byContent.get(text) ?? ajv.compile(compiled);
+  byContent.set(text, fn);
   validators.set(key, fn);
   return fn;
 }
