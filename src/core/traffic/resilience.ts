@@ -4,7 +4,7 @@
  * command line change; everything else in both objects stays as it is.
  */
 import type { Resource, ResourceRef } from '../../api/resource.js';
-import { UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import {
   MANAGED_BY,
   clone,
@@ -78,6 +78,16 @@ export function planResilience(input: ResilienceInput): ResiliencePlan {
     const vs = findVirtualService(snapshot, target, warnings);
     const gw = gitopsWarning(vs);
     if (gw) warnings.push(gw);
+    if (vs) {
+      const vsNs = vs.metadata.namespace ?? snapshot.namespace;
+      const own = (vsSpec(vs).http ?? []).filter((r) => r.route?.length && r.route.every((d) => isTargetDestination(d.destination, target, vsNs)));
+      if (own.length === 0) {
+        throw new InputError(
+          `no route of VirtualService ${vs.metadata.name} sends only to ${target.name}, so there is nothing to set a timeout or retries on`,
+          `give ${target.name} a route of its own first`,
+        );
+      }
+    }
     const created = vs ? undefined : newVirtualService(snapshot, target);
     const ref: ResourceRef = vs ? vsRef(vs, snapshot) : { kind: 'VirtualService', namespace: target.namespace, name: created?.metadata.name ?? target.name };
     edits.push({

@@ -134,7 +134,9 @@ export function planMirror(input: MirrorInput): RoutePlan {
     }
     const sendsThere = (route.route ?? []).some((d) => d.destination?.subset === input.to && (d.weight ?? 100) > 0);
     if (sendsThere) warnings.push(`the default route already sends traffic to ${input.to}: those requests are mirrored to it too`);
-    route.mirror = { host: destinationHost(target, out.metadata.namespace ?? input.snapshot.namespace), subset: input.to };
+    // Name the mirror the way the route names the service (short or long form, same port).
+    const like = route.route?.find((d) => d.destination?.host !== undefined)?.destination;
+    route.mirror = like ? { ...clone(like), subset: input.to } : { host: destinationHost(target, out.metadata.namespace ?? input.snapshot.namespace), subset: input.to };
     route.mirrorPercentage = { value: input.percent ?? 100 };
     return out;
   };
