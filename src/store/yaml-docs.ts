@@ -1,4 +1,4 @@
-import { Composer, Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Node } from 'yaml';
+import { Composer, Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Node, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { InputError } from '../core/errors.js';
 
 /**
@@ -104,29 +104,42 @@ export type DocEdit =
   | { op: 'delete'; docIndex: number; itemIndex?: number };
 
 /**
- * Applies edits to the file's Documents (which it mutates) and returns the new file text: untouched
- * documents keep their exact source text; a touched one is re-rendered from its edited node tree,
- * which still carries its comments. `append` adds new documents at the end.
+ * Applies edits to the file's Documents (which it mutates) and returns the new file text.
+ * Untouched documents keep their exact source text. Inside a touched document only what changed is
+ * rewritten: a changed scalar is replaced where it stands, and a map or sequence that gained or lost
+ * members is re-rendered in place at its own indentation (flow ones on their line), so comments and
+ * layout elsewhere in the document survive too. Only when that is impossible (the document's top
+ * node changed type, anchors) is the whole document re-rendered from its edited node tree, which
+ * still carries its comments. `append` adds new documents at the end.
  */
 export function renderEdited(file: YamlFile, edits: DocEdit[], append: Record<string, unknown>[] = []): string {
-  const touched = new Set<number>();
+  const ctx: EditContext = { file, changes: new Map(), indentSeq: !NON_INDENTED_SEQ.test(file.text) };
+  const rerender = new Set<number>();
   const removed = new Set<number>();
   for (const edit of edits) {
     const doc = file.docs[edit.docIndex];
     if (!doc) throw new Error(`no document ${edit.docIndex} in ${file.path}`);
-    touched.add(edit.docIndex);
     if (edit.itemIndex === undefined) {
-      if (edit.op === 'delete') removed.add(edit.docIndex);
-      else doc.contents = updateNode(doc, doc.contents, edit.value) as Document.Parsed['contents'];
+      if (edit.op === 'delete') {
+        removed.add(edit.docIndex);
+        continue;
+      }
+      const r = updateIn(ctx, edit.docIndex, doc.contents, edit.value);
+      doc.contents = r.node as Document.Parsed['contents'];
+      if (r.dirty) rerender.add(edit.docIndex);
       continue;
     }
     const items = isMap(doc.contents) ? doc.contents.get('items', true) : undefined;
     if (!isSeq(items) || edit.itemIndex >= items.items.length) throw new Error(`no item ${edit.itemIndex} in document ${edit.docIndex} of ${file.path}`);
-    if (edit.op === 'update') items.items[edit.itemIndex] = updateNode(doc, items.items[edit.itemIndex], edit.value);
-    else {
+    if (edit.op === 'update') {
+      const r = updateIn(ctx, edit.docIndex, items.items[edit.itemIndex], edit.value);
+      items.items[edit.itemIndex] = r.node;
+      if (r.dirty && !renderInPlace(ctx, edit.docIndex, items)) rerender.add(edit.docIndex);
+    } else {
       // Deleting shifts later indexes: callers give at most one edit per List document.
       items.items.splice(edit.itemIndex, 1);
       if (items.items.length === 0) removed.add(edit.docIndex);
+      else if (!renderInPlace(ctx, edit.docIndex, items)) rerender.add(edit.docIndex);
     }
   }
 
@@ -137,15 +150,190 @@ export function renderEdited(file: YamlFile, edits: DocEdit[], append: Record<st
     if (removed.has(i)) continue;
     const doc = file.docs[i] as Document.Parsed;
     let piece: string;
-    if (spliceable && !touched.has(i)) {
-      piece = file.text.slice(file.segmentStarts[i], i + 1 < n ? file.segmentStarts[i + 1] : file.text.length);
+    if (spliceable && !rerender.has(i)) {
+      const start = file.segmentStarts[i] ?? 0;
+      const end = i + 1 < n ? (file.segmentStarts[i + 1] ?? file.text.length) : file.text.length;
+      piece = file.text.slice(start, end);
+      // Right to left, so earlier offsets stay valid; changes never overlap (see dropWithin).
+      for (const c of [...(ctx.changes.get(i) ?? [])].sort((a, b) => b.start - a.start)) {
+        piece = piece.slice(0, c.start - start) + c.text + piece.slice(c.end - start);
+      }
     } else {
-      piece = doc.toString();
+      piece = doc.toString({ indentSeq: ctx.indentSeq });
     }
     out = joinDocs(out, piece);
   }
-  for (const value of append) out = joinDocs(out, new Document(value).toString());
+  for (const value of append) out = joinDocs(out, new Document(value).toString({ indentSeq: ctx.indentSeq }));
   return out;
+}
+
+// `key:` followed by `- item` at the same column: the file writes sequences unindented (kubectl's
+// style), so re-rendered parts follow suit.
+const NON_INDENTED_SEQ = /^( *)[^\s#-][^\n]*:[ \t]*\n\1- /m;
+
+interface TextChange {
+  start: number;
+  end: number;
+  text: string;
+}
+
+interface EditContext {
+  file: YamlFile;
+  /** Text replacements per document index. */
+  changes: Map<number, TextChange[]>;
+  indentSeq: boolean;
+}
+
+/** `dirty`: the node could not be written in place; whoever holds it must re-render. */
+interface Updated {
+  node: unknown;
+  dirty: boolean;
+}
+
+function updateIn(ctx: EditContext, docIndex: number, node: unknown, value: unknown): Updated {
+  const doc = ctx.file.docs[docIndex] as Document;
+  return updateNode(doc, node, value, {
+    patch: (c) => {
+      const list = ctx.changes.get(docIndex) ?? [];
+      list.push(c);
+      ctx.changes.set(docIndex, list);
+    },
+    rerender: (n) => renderInPlace(ctx, docIndex, n),
+  });
+}
+
+interface UpdateHooks {
+  patch(change: TextChange): void;
+  /** Re-renders a changed collection in place; false when it cannot be. */
+  rerender(node: YAMLMap | YAMLSeq): boolean;
+}
+
+/**
+ * Makes `node` represent `value` with the fewest changes: maps and sequences are updated member by
+ * member (kept keys keep their order), and a scalar that keeps its value keeps its node, so comments
+ * and quoting survive in the parts of an edited object that did not change.
+ */
+export function updateNode(doc: Document, node: unknown, value: unknown, hooks?: UpdateHooks): Updated {
+  if (isAlias(node)) {
+    if (deepEqualJson(node.resolve(doc)?.toJSON(), value)) return { node, dirty: false };
+    return { node: doc.createNode(value), dirty: true };
+  }
+  if (isMap(node) && isRecord(value)) {
+    const wanted = new Map(Object.entries(value).filter(([, v]) => v !== undefined));
+    const kept = node.items.filter((pair) => isPair(pair) && wanted.has(keyText(pair.key)));
+    let changed = kept.length !== node.items.length;
+    node.items = kept;
+    const present = new Set<string>();
+    for (const pair of node.items) {
+      const k = keyText(pair.key);
+      present.add(k);
+      const r = updateNode(doc, pair.value, wanted.get(k), hooks);
+      pair.value = r.node as typeof pair.value;
+      changed ||= r.dirty;
+    }
+    for (const [k, v] of wanted) {
+      if (present.has(k)) continue;
+      node.items.push(doc.createPair(k, v));
+      changed = true;
+    }
+    return { node, dirty: changed && !(hooks?.rerender(node) ?? false) };
+  }
+  if (isSeq(node) && Array.isArray(value)) {
+    let changed = value.length !== node.items.length;
+    node.items = value.map((v, i) => {
+      if (i >= node.items.length) return doc.createNode(v);
+      const r = updateNode(doc, node.items[i], v, hooks);
+      changed ||= r.dirty;
+      return r.node;
+    });
+    return { node, dirty: changed && !(hooks?.rerender(node) ?? false) };
+  }
+  if (isScalar(node) && (value === null || typeof value !== 'object')) {
+    if (node.value === value) return { node, dirty: false };
+    const text = scalarSource(node, value);
+    // An empty value (`key:`) has no text to replace; its holder re-renders instead.
+    if (text !== undefined && node.range && node.range[1] > node.range[0] && hooks) {
+      hooks.patch({ start: node.range[0], end: node.range[1], text });
+      node.value = value;
+      return { node, dirty: false };
+    }
+    // Same kind of value: keep the node (and its comments); its old quoting still fits a string.
+    if (typeof node.value === 'string' && typeof value === 'string') {
+      node.value = value;
+      return { node, dirty: true };
+    }
+  }
+  const fresh = doc.createNode(value) as Node;
+  copyComments(node, fresh);
+  return { node: fresh, dirty: true };
+}
+
+/**
+ * Replaces a collection's source text with a rendering of its edited node: a block collection over
+ * its whole range at its own column, a flow one within its line. Changes already recorded inside it
+ * are dropped, as the rendering includes them. False when the node has no source position, carries
+ * an anchor or tag (whose text sits outside its range), or a flow rendering would need several lines.
+ */
+function renderInPlace(ctx: EditContext, docIndex: number, node: YAMLMap | YAMLSeq): boolean {
+  const range = node.range;
+  if (!range || node.anchor || node.tag) return false;
+  const text = ctx.file.text;
+  const flow = node.flow === true;
+  const saved = { commentBefore: node.commentBefore, spaceBefore: node.spaceBefore, comment: node.comment };
+  // Comments before the node lie before its range and stay in the source; a flow node's trailing
+  // comment lies after its value and stays too.
+  node.commentBefore = null;
+  node.spaceBefore = false;
+  if (flow) node.comment = null;
+  let rendered: string;
+  try {
+    const tmp = new Document();
+    tmp.contents = node;
+    rendered = tmp.toString({ indentSeq: ctx.indentSeq });
+  } finally {
+    node.commentBefore = saved.commentBefore;
+    node.spaceBefore = saved.spaceBefore ?? false;
+    node.comment = saved.comment;
+  }
+  let change: TextChange;
+  if (flow) {
+    rendered = rendered.replace(/\n$/, '');
+    if (rendered.includes('\n')) return false;
+    change = { start: range[0], end: range[1], text: rendered };
+  } else {
+    const lineStart = text.lastIndexOf('\n', range[0] - 1) + 1;
+    const pad = ' '.repeat(range[0] - lineStart);
+    const lines = rendered.split('\n');
+    const body = lines.map((l, i) => (i === 0 || l === '' ? l : pad + l)).join('\n');
+    // A block collection's range ends after its last line break (or at the end of the file).
+    change = { start: range[0], end: range[2], text: text.slice(range[0], range[2]).endsWith('\n') ? body : body.replace(/\n$/, '') };
+  }
+  const list = (ctx.changes.get(docIndex) ?? []).filter((c) => c.start < change.start || c.end > change.end);
+  list.push(change);
+  ctx.changes.set(docIndex, list);
+  return true;
+}
+
+const PLAIN_SAFE = /^[A-Za-z_/][A-Za-z0-9_./-]*$/;
+const PLAIN_AMBIGUOUS = /^(?:true|false|yes|no|on|off|y|n|null|~)$/i;
+
+/**
+ * The source text for a new scalar value written where an old one stood, or undefined when it cannot
+ * be written in place safely (block scalars, anchors, multi-line text). Plain text is used only for
+ * words that cannot mean anything else, in block or flow context alike; everything else is
+ * double-quoted (JSON's escaping is valid YAML).
+ */
+function scalarSource(node: Scalar, value: unknown): string | undefined {
+  if (node.anchor || node.tag) return undefined;
+  const type = node.type ?? 'PLAIN';
+  if (type !== 'PLAIN' && type !== 'QUOTE_DOUBLE' && type !== 'QUOTE_SINGLE') return undefined;
+  if (value === null) return 'null';
+  if (typeof value === 'boolean') return String(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined;
+  if (typeof value !== 'string' || value.includes('\n')) return undefined;
+  if (type === 'QUOTE_SINGLE') return `'${value.replace(/'/g, "''")}'`;
+  if (type === 'PLAIN' && PLAIN_SAFE.test(value) && !PLAIN_AMBIGUOUS.test(value)) return value;
+  return JSON.stringify(value);
 }
 
 /** Concatenates two documents' text, adding the `---` separator when the second lacks one. */
@@ -154,46 +342,6 @@ function joinDocs(before: string, piece: string): string {
   const sep = before.endsWith('\n') ? '' : '\n';
   const startsWithMarker = /^(?:(?:#[^\n]*|%[^\n]*|[ \t]*)\n)*---(?:[ \t\n]|$)/.test(piece);
   return before + sep + (startsWithMarker ? '' : '---\n') + piece;
-}
-
-/**
- * Makes `node` represent `value` with the fewest changes: maps and sequences are updated member by
- * member, and a scalar that keeps its value keeps its node, so comments, key order and quoting
- * survive in the parts of an edited object that did not change.
- */
-export function updateNode(doc: Document, node: unknown, value: unknown): unknown {
-  if (isAlias(node)) {
-    if (deepEqualJson(node.resolve(doc)?.toJSON(), value)) return node;
-    return doc.createNode(value);
-  }
-  if (isMap(node) && isRecord(value)) {
-    const wanted = new Map(Object.entries(value).filter(([, v]) => v !== undefined));
-    node.items = node.items.filter((pair) => isPair(pair) && wanted.has(keyText(pair.key)));
-    const present = new Set<string>();
-    for (const pair of node.items) {
-      const k = keyText(pair.key);
-      present.add(k);
-      pair.value = updateNode(doc, pair.value, wanted.get(k)) as typeof pair.value;
-    }
-    for (const [k, v] of wanted) if (!present.has(k)) node.items.push(doc.createPair(k, v));
-    return node;
-  }
-  if (isSeq(node) && Array.isArray(value)) {
-    const items = value.map((v, i) => (i < node.items.length ? updateNode(doc, node.items[i], v) : doc.createNode(v)));
-    node.items = items;
-    return node;
-  }
-  if (isScalar(node) && (value === null || typeof value !== 'object')) {
-    if (node.value === value) return node;
-    // Same kind of value: keep the node (and its comments); its old quoting still fits a string.
-    if (typeof node.value === typeof value && typeof value === 'string') {
-      node.value = value;
-      return node;
-    }
-  }
-  const fresh = doc.createNode(value) as Node;
-  copyComments(node, fresh);
-  return fresh;
 }
 
 function copyComments(from: unknown, to: Node): void {

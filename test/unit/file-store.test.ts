@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Resource } from '../../src/api/resource.js';
 import { ClusterError, ConflictError, InputError } from '../../src/core/errors.js';
-import { StoreConflict, type WatchEvent } from '../../src/store/config-store.js';
+import { StoreConflict } from '../../src/store/config-store.js';
 import { FileStore } from '../../src/store/file-store.js';
-import { meshctl } from '../helpers/run-meshctl.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,0 +1,117 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { WatchEvent, Watcher } from '../../src/store/config-store.js';
+import { FileStore } from '../../src/store/file-store.js';
+import { meshctl } from '../helpers/run-meshctl.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshctl-fsw-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const vs = (name: string, ns: string, host: string): string =>
+  `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: ${name}\n  namespace: ${ns}\nspec:\n  hosts: [${host}]\n`;
+
+/** Waits (bounded) until `pred` holds, polling; fails with what was seen instead of hanging. */
+async function until(pred: () => boolean, what: () => unknown, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out; saw ${JSON.stringify(what())}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('FileStore.watch', () => {
+  it('sees add, modify and delete made by another writer, including new sub-directories and renames', async () => {
+    await writeFile(join(dir, 'a.yaml'), vs('a', 'default', 'a'));
+    // A long poll interval: these events must come from fs.watch, not from the safety-net poll.
+    const store = await FileStore.open(dir, { watchPollMs: 60_000 });
+    const writer = await FileStore.open(dir);
+    const events: WatchEvent[] = [];
+    const errors: Error[] = [];
+    const seen = (): string[] => events.map((e) => `${e.type} ${e.resource.metadata.namespace}/${e.resource.metadata.name}`);
+    const w: Watcher = await store.watch('VirtualService', undefined, (e) => events.push(e), (e) => errors.push(e));
+    try {
+      expect(seen()).toEqual(['ADDED default/a']);
+
+      // Atomic write (temp file + rename) by another store, into a namespace directory that does not exist yet.
+      await writer.apply({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'b', namespace: 'shop' }, spec: { hosts: ['b'] } });
+      await until(() => seen().includes('ADDED shop/b'), seen);
+
+      // A plain in-place rewrite, as an editor does.
+      await writeFile(join(dir, 'a.yaml'), vs('a', 'default', 'a2'));
+      await until(() => seen().includes('MODIFIED default/a'), seen);
+      const mod = events.find((e) => e.type === 'MODIFIED');
+      expect(mod?.resource.spec).toEqual({ hosts: ['a2'] });
+
+      await writer.delete({ kind: 'VirtualService', namespace: 'shop', name: 'b' });
+      await until(() => seen().includes('DELETED shop/b'), seen);
+
+      // Other kinds do not show up.
+      await writer.apply({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'x' }, spec: { host: 'x' } });
+      // Invalid YAML is reported and the last good state kept; fixing it resumes events.
+      await writeFile(join(dir, 'bad.yaml'), 'kind: [\n');
+      await until(() => errors.length > 0, () => errors.map(String));
+      expect(errors[0]?.message).toContain('bad.yaml');
+      await rm(join(dir, 'bad.yaml'));
+      await writeFile(join(dir, 'c.yaml'), vs('c', 'default', 'c'));
+      await until(() => seen().includes('ADDED default/c'), seen);
+      expect(seen()).toEqual(['ADDED default/a', 'ADDED shop/b', 'MODIFIED default/a', 'DELETED shop/b', 'ADDED default/c']);
+    } finally {
+      await w.stop();
+    }
+    // After stop, nothing more arrives.
+    const count = events.length;
+    await writeFile(join(dir, 'd.yaml'), vs('d', 'default', 'd'));
+    await new Promise((r) => setTimeout(r, 150));
+    expect(events.length).toBe(count);
+  });
+
+  it('filters by namespace, and close() stops every watch', async () => {
+    await mkdir(join(dir, 'shop'));
+    await writeFile(join(dir, 'shop', 'a.yaml'), vs('a', 'shop', 'a'));
+    await writeFile(join(dir, 'b.yaml'), vs('b', 'default', 'b'));
+    const store = await FileStore.open(dir, { watchPollMs: 50 });
+    const events: WatchEvent[] = [];
+    await store.watch('VirtualService', 'shop', (e) => events.push(e));
+    expect(events.map((e) => e.resource.metadata.name)).toEqual(['a']);
+    await writeFile(join(dir, 'shop', 'c.yaml'), vs('c', 'shop', 'c'));
+    await writeFile(join(dir, 'd.yaml'), vs('d', 'default', 'd'));
+    await until(() => events.length >= 2, () => events.map((e) => e.resource.metadata.name));
+    await new Promise((r) => setTimeout(r, 120));
+    expect(events.map((e) => `${e.type} ${e.resource.metadata.name}`)).toEqual(['ADDED a', 'ADDED c']);
+    await store.close();
+    await writeFile(join(dir, 'shop', 'e.yaml'), vs('e', 'shop', 'e'));
+    await new Promise((r) => setTimeout(r, 150));
+    expect(events).toHaveLength(2);
+  });
+});
+
+describe('meshctl --local DIR', () => {
+  it('version shows the control plane of the local mesh', async () => {
+    await mkdir(join(dir, 'meshctl-system'));
+    await writeFile(
+      join(dir, 'meshctl-system', 'controller.yaml'),
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: meshctl-controller\n  namespace: meshctl-system\n  labels:\n    app.kubernetes.io/version: 9.8.7\nspec: {}\n',
+    );
+    const res = await meshctl(['--local', dir, 'version']);
+    expect(res.stderr).toBe('');
+    expect(res.exitCode).toBe(0);
+    expect(res.stdout).toContain(`control plane: 9.8.7 (${dir})`);
+    // MESHCTL_LOCAL does the same, relative to the working directory.
+    const viaEnv = await meshctl('version -o json', { env: { MESHCTL_LOCAL: '.' }, cwd: dir });
+    expect(JSON.parse(viaEnv.stdout).controlPlane).toEqual({ version: '9.8.7', source: dir });
+  });
+
+  it('says when the directory has no control plane, and when it does not exist', async () => {
+    const empty = await meshctl(['--local', dir, 'version']);
+    expect(empty.stdout).toContain(`control plane: unreachable: no meshctl-controller in ${dir}`);
+    const missing = await meshctl(['--local', join(dir, 'missing'), 'version']);
+    expect(missing.stdout).toContain('does not exist');
+  });
+});
