@@ -15,7 +15,7 @@
  * CEL rules (`x-kubernetes-validations`) are not evaluated here: they stay in the raw schema that
  * {@link crdSchema} returns, for the analyzers.
  */
-import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import type { Ajv, ErrorObject, SchemaValidateFunction, ValidateFunction } from 'ajv';
 import { closest } from '../core/errors.js';
 import { CRDS, type CrdVersion } from './generated/crds.js';
 import schemasJson from './generated/schemas.json' with { type: 'json' };
@@ -175,8 +175,26 @@ async function createAjv(): Promise<Ajv> {
   ajv.addFormat('double', { type: 'number', validate: () => true });
   ajv.addFormat('date-time', { type: 'string', validate: (s: string) => RFC3339.test(s) && !Number.isNaN(Date.parse(s.replace(' ', 'T'))) });
   ajv.addFormat('byte', { type: 'string', validate: (s: string) => BASE64.test(s) });
+  ajv.addKeyword({ keyword: LIST_MAP_KEYS, type: 'array', schemaType: 'array', errors: true, validate: uniqueByKeys });
   return ajv;
 }
+
+/** The keyword `x-kubernetes-list-type: map` compiles to; its value is the key field names. */
+const LIST_MAP_KEYS = 'listMapKeys';
+
+const uniqueByKeys: SchemaValidateFunction = (keys: string[], items: unknown[]): boolean => {
+  const seen = new Map<string, number>();
+  const errors: Partial<ErrorObject>[] = [];
+  items.forEach((item, index) => {
+    if (!isObject(item)) return;
+    const key = JSON.stringify(keys.map((k) => item[k] ?? null));
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, index);
+    else errors.push({ keyword: LIST_MAP_KEYS, params: { index, first, keys }, message: `duplicate ${keys.map((k) => `${k}=${JSON.stringify(item[k])}`).join(', ')}` });
+  });
+  uniqueByKeys.errors = errors;
+  return errors.length === 0;
+};
 
 const isObject = (v: unknown): v is Schema => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -209,6 +227,12 @@ export function toAjvSchema(schema: unknown, spine: boolean): unknown {
   if (schema['x-kubernetes-int-or-string'] === true && out.type === undefined && out.anyOf === undefined) {
     out.anyOf = [{ type: 'integer' }, { type: 'string' }];
   }
+  // List types: a `set` holds no duplicates, a `map` no two items with the same key fields; the API
+  // server rejects both ("Duplicate value"). `atomic` (the default) allows anything.
+  const listType = schema['x-kubernetes-list-type'];
+  const mapKeys = schema['x-kubernetes-list-map-keys'];
+  if (listType === 'set') out.uniqueItems = true;
+  if (listType === 'map' && Array.isArray(mapKeys) && mapKeys.length > 0) out[LIST_MAP_KEYS] = mapKeys.map(String);
   const preserve = schema['x-kubernetes-preserve-unknown-fields'] === true;
   if (spine && !preserve && schema.additionalProperties === undefined && (isObject(schema.properties) || schema.type === 'object')) {
     out.additionalProperties = false;
@@ -258,6 +282,16 @@ function toIssues(errors: readonly ErrorObject[], data: unknown): SchemaIssue[] 
         issues.push({ path: dotted(data, [...segments, field]), keyword: e.keyword, message: `required field ${JSON.stringify(field)} is missing` });
         break;
       }
+      case LIST_MAP_KEYS:
+        issues.push({ path: dotted(data, [...segments, String(params.index)]), keyword: e.keyword, message: `${e.message ?? 'duplicate'} (also at index ${String(params.first)})` });
+        break;
+      case 'uniqueItems':
+        issues.push({
+          path: dotted(data, [...segments, String(Math.max(Number(params.i), Number(params.j)))]),
+          keyword: e.keyword,
+          message: `duplicate of the item at index ${Math.min(Number(params.i), Number(params.j))}`,
+        });
+        break;
       default:
         issues.push({ path: dotted(data, segments), keyword: e.keyword, message: messageFor(e, value) });
     }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { Resource } from '../../src/api/resource.js';
-import { crdKinds, crdSchema, servedVersions, storageApiVersion, validateResource } from '../../src/api/validate.js';
+import { crdKinds, crdSchema, servedVersions, storageApiVersion, toAjvSchema, validateResource } from '../../src/api/validate.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const clone = <T>(x: T): T => structuredClone(x);
@@ -110,6 +110,25 @@ describe('validateResource', () => {
     expect(await validateResource(ok)).toEqual([]);
   });
 
+  it('rejects duplicate keys in list-type map lists', async () => {
+    const se: Resource = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'ServiceEntry',
+      metadata: { name: 'ext', namespace: 'default' },
+      spec: {
+        hosts: ['api.example.com'],
+        ports: [
+          { number: 443, name: 'https', protocol: 'TLS' },
+          { number: 80, name: 'http', protocol: 'HTTP' },
+          { number: 8443, name: 'https', protocol: 'TLS' },
+        ],
+      },
+    };
+    expect(await validateResource(se)).toEqual([
+      { path: 'spec.ports[2]', keyword: 'listMapKeys', message: 'duplicate name="https" (also at index 0)' },
+    ]);
+  });
+
   it('lets preserve-unknown-fields objects through', async () => {
     const wasm: Resource = {
       apiVersion: 'extensions.istio.io/v1alpha1',
@@ -183,6 +202,38 @@ describe('validateResource', () => {
         for (const i of issues) expect(i.keyword).not.toBe('apiVersion');
       }
     }
+  });
+});
+
+describe('toAjvSchema', () => {
+  it('translates Kubernetes structural-schema extensions', () => {
+    const schema = {
+      type: 'object',
+      description: 'dropped',
+      properties: {
+        tags: { type: 'array', items: { type: 'string' }, 'x-kubernetes-list-type': 'set' },
+        port: { 'x-kubernetes-int-or-string': true },
+        free: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+        labels: { type: 'object', additionalProperties: { type: 'string' } },
+        anything: { 'x-kubernetes-preserve-unknown-fields': true, nullable: true },
+        rule: { type: 'string', 'x-kubernetes-validations': [{ rule: 'self != ""' }] },
+      },
+      oneOf: [{ required: ['tags'] }, { properties: { port: {} } }],
+    };
+    expect(toAjvSchema(schema, true)).toEqual({
+      type: 'object',
+      properties: {
+        tags: { type: 'array', items: { type: 'string' }, uniqueItems: true },
+        port: { anyOf: [{ type: 'integer' }, { type: 'string' }] },
+        free: { type: 'object' },
+        labels: { type: 'object', additionalProperties: { type: 'string' } },
+        anything: {},
+        rule: { type: 'string' },
+      },
+      // Inside combinators objects stay open: closing them would reject the fields declared outside.
+      oneOf: [{ required: ['tags'] }, { properties: { port: {} } }],
+      additionalProperties: false,
+    });
   });
 });
 
