@@ -39,7 +39,8 @@ export function isIPAddress(host: string): boolean {
  * 3. IP addresses stay as they are.
  * 4. A short name without any dot (`reviews`) resolves in the namespace of the rule, not of the
  *    service: `reviews` -> `reviews.<namespace>.svc.<domain>`. This is the behaviour the Istio docs
- *    describe for VirtualService/DestinationRule `hosts` (and why they recommend FQDNs).
+ *    describe for VirtualService/DestinationRule `hosts` (and why they recommend FQDNs); the same
+ *    docs define a short name as one that "has no dots in the name".
  * 5. Anything that already contains a dot stays as written: `reviews.prod.svc.cluster.local`,
  *    `reviews.prod.svc.<custom domain>`, and also `reviews.prod` and `example.com`. Istio treats
  *    every dotted name as fully qualified, so a rule naming `reviews.prod` does NOT reach the
