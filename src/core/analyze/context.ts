@@ -131,7 +131,7 @@ export class AnalysisContext {
     if (h.endsWith(suffix)) {
       const parts = h.slice(0, -suffix.length).split('.');
       const ns = parts[parts.length - 1];
-      return ns !== undefined && (this.knows('Service', ns) || this.knows('ServiceEntry'));
+      return ns !== undefined && this.knows('Service', ns);
     }
     return this.knows('ServiceEntry');
   }

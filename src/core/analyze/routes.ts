@@ -24,14 +24,14 @@ export function destinations(vs: InputResource): RouteDestination[] {
     for (const [rule, i] of objs(spec[section])) {
       for (const [route, j] of objs(rule.route)) {
         const d = obj(route.destination);
-        if (d) out.push(make(section, i, d, route.weight, [section, i, 'route', j, 'destination'], false));
+        if (d) out.push(make(section, i, d, route.weight, ['spec', section, i, 'route', j, 'destination'], false));
       }
       if (section !== 'http') continue;
       const m = obj(rule.mirror);
-      if (m) out.push(make(section, i, m, undefined, [section, i, 'mirror'], true));
+      if (m) out.push(make(section, i, m, undefined, ['spec', section, i, 'mirror'], true));
       for (const [mm, j] of objs(rule.mirrors)) {
         const d = obj(mm.destination);
-        if (d) out.push(make(section, i, d, undefined, [section, i, 'mirrors', j, 'destination'], true));
+        if (d) out.push(make(section, i, d, undefined, ['spec', section, i, 'mirrors', j, 'destination'], true));
       }
     }
   }

@@ -3,7 +3,7 @@ import { walk } from '../routes.js';
 import { parseDuration, specOf } from '../util.js';
 
 /** Fields that hold a duration, wherever they appear in a mesh resource. */
-const DURATION_KEYS = new Set(['timeout', 'perTryTimeout', 'fixedDelay', 'connectTimeout', 'idleTimeout', 'interval', 'baseEjectionTime', 'time', 'maxStreamDuration', 'drainTimeout', 'maxConnectionDuration', 'tcpKeepalive']);
+const DURATION_KEYS = new Set(['timeout', 'perTryTimeout', 'fixedDelay', 'connectTimeout', 'idleTimeout', 'interval', 'baseEjectionTime', 'time', 'maxStreamDuration', 'drainTimeout', 'maxConnectionDuration']);
 /** Fields that hold a 0..100 percentage directly. */
 const PERCENT_KEYS = new Set(['percent', 'maxEjectionPercent', 'minHealthPercent']);
 
@@ -19,6 +19,7 @@ export const durationsAndPercentages: Analyzer = {
         walk(specOf(r.resource), ['spec'], (key, value, path) => {
           if (typeof key !== 'string') return;
           const where = path.slice(1).map(String).join('.');
+          if (DURATION_KEYS.has(key) && typeof value === 'number') report.report('MSH0202', r, path, value, where, 'must be a string with a unit, such as "10s"');
           if (DURATION_KEYS.has(key) && typeof value === 'string') {
             const d = parseDuration(value);
             if ('error' in d) report.report('MSH0202', r, path, value, where, d.error);
