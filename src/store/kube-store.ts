@@ -1,0 +1,383 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import type * as K8s from '@kubernetes/client-node';
+import type { Dispatcher } from 'undici';
+import { apiVersionOf, KINDS, kindInfo, lookupKind, type KindInfo } from '../api/kinds.js';
+import type { Resource, ResourceRef } from '../api/resource.js';
+import { ClusterError, ConflictError, InputError } from '../core/errors.js';
+import {
+  MAX_MODIFY_RETRIES,
+  StoreConflict,
+  type ApplyOptions,
+  type ConfigStore,
+  type ModifyResult,
+  type WatchEvent,
+  type Watcher,
+} from './config-store.js';
+import { KubeHttpError, toStoreError, type KubeOperation, type KubeStatus } from './kube-errors.js';
+import { ListWatch, type BackoffOptions, type ListWatchSource, type RawWatchEvent } from './kube-watch.js';
+
+type ClientNode = typeof K8s;
+type Undici = typeof import('undici');
+
+export interface KubeStoreOptions {
+  /** A kubeconfig path, or several joined by ':' as in KUBECONFIG (merged, first wins). */
+  kubeconfig?: string | undefined;
+  context?: string | undefined;
+  env: Record<string, string | undefined>;
+  /** Per-request limit for everything but watches. */
+  requestTimeoutMs?: number;
+  /** Ask the server to end each watch after this long (tests use it to force reconnects). */
+  watchTimeoutSeconds?: number;
+  watchBackoff?: BackoffOptions;
+}
+
+const FIELD_MANAGER = 'meshctl';
+const APPLY_PATCH = 'application/apply-patch+yaml';
+const FIX_KUBECONFIG = 'fix the kubeconfig (--kubeconfig, KUBECONFIG or ~/.kube/config), or use --local DIR for a local mesh';
+
+// Read-only metadata the server owns; sending it in an apply would only cause errors or noise.
+const SERVER_METADATA = ['managedFields', 'creationTimestamp', 'uid', 'generation', 'selfLink', 'deletionTimestamp', 'deletionGracePeriodSeconds'] as const;
+
+/**
+ * ConfigStore on a real Kubernetes API server. Requests go through client-node's KubeConfig (auth
+ * providers, TLS, proxies) and undici, with plain JSON in and out for every kind: client-node's
+ * typed models would turn timestamps into Date objects and drop fields they do not know
+ * (`x-kubernetes-*` keys, newer API fields), and mesh objects are plain JSON anyway.
+ * Writes are server-side apply with field manager "meshctl".
+ */
+export class KubeStore implements ConfigStore {
+  readonly backend = 'kube' as const;
+  readonly location: string;
+  readonly defaultNamespace: string;
+  readonly #k8s: ClientNode;
+  readonly #undici: Undici;
+  readonly #kc: K8s.KubeConfig;
+  readonly #server: string;
+  readonly #context: string;
+  readonly #opts: Required<Pick<KubeStoreOptions, 'requestTimeoutMs' | 'watchBackoff'>> & Pick<KubeStoreOptions, 'watchTimeoutSeconds'>;
+  readonly #watchers = new Set<Watcher>();
+  /** One connection pool for the store's life: client-node makes a new one per request otherwise. */
+  #dispatcher: Dispatcher | undefined;
+
+  private constructor(k8s: ClientNode, undici: Undici, kc: K8s.KubeConfig, opts: KubeStoreOptions) {
+    this.#k8s = k8s;
+    this.#undici = undici;
+    this.#kc = kc;
+    this.#context = kc.getCurrentContext();
+    this.#server = kc.getCurrentCluster()?.server ?? '';
+    this.location = `context "${this.#context}"`;
+    this.defaultNamespace = kc.getContextObject(this.#context)?.namespace || 'default';
+    this.#opts = {
+      requestTimeoutMs: opts.requestTimeoutMs ?? 30_000,
+      watchBackoff: opts.watchBackoff ?? { initialMs: 100, maxMs: 5_000 },
+      watchTimeoutSeconds: opts.watchTimeoutSeconds,
+    };
+  }
+
+  /**
+   * Loads the kubeconfig the way kubectl does: the given path(s), else KUBECONFIG, else
+   * ~/.kube/config, else the in-cluster service account. Fails with a ClusterError naming the
+   * file or context (and the contexts that exist) when that cannot work.
+   */
+  static async fromKubeconfig(opts: KubeStoreOptions): Promise<KubeStore> {
+    const [k8s, undici] = await Promise.all([import('@kubernetes/client-node'), import('undici')]);
+    const kc = loadKubeConfig(k8s, opts);
+    return new KubeStore(k8s, undici, kc, opts);
+  }
+
+  async list(kind: string, namespace?: string): Promise<Resource[]> {
+    return (await this.#list(infoOf(kind), namespace)).items;
+  }
+
+  async get(ref: ResourceRef): Promise<Resource | undefined> {
+    const info = infoOf(ref.kind);
+    const namespace = this.#namespaceFor(info, ref.namespace);
+    const op = this.#op('get', info, namespace, ref.name);
+    try {
+      return withType(await this.#request<Resource>('GET', objectPath(info, namespace, ref.name)), info);
+    } catch (err) {
+      if (isObjectNotFound(err)) return undefined;
+      throw toStoreError(err, op);
+    }
+  }
+
+  async apply(resource: Resource, opts: ApplyOptions = {}): Promise<Resource> {
+    const info = infoOf(resource.kind);
+    const namespace = this.#namespaceFor(info, resource.metadata?.namespace);
+    const name = resource.metadata?.name;
+    if (!name) throw new InputError(`${resource.kind} without metadata.name cannot be applied`, 'set metadata.name');
+    const body = toSend(resource, info, namespace);
+    const op = this.#op('patch', info, namespace, name);
+    const query = { fieldManager: FIELD_MANAGER, force: 'true', ...(opts.dryRun ? { dryRun: 'All' } : {}) };
+    try {
+      // resourceVersion stays in the body when the caller set it: the server then refuses (409) to
+      // apply over a newer version, which is the optimistic concurrency the contract promises.
+      return withType(await this.#request<Resource>('PATCH', objectPath(info, namespace, name), { query, body, contentType: APPLY_PATCH }), info);
+    } catch (err) {
+      throw toStoreError(err, op);
+    }
+  }
+
+  async modify(ref: ResourceRef, mutate: (current: Resource | undefined) => Resource | undefined, opts: ApplyOptions = {}): Promise<ModifyResult> {
+    const info = infoOf(ref.kind);
+    const namespace = this.#namespaceFor(info, ref.namespace);
+    for (let retries = 0; ; retries++) {
+      const before = await this.get({ kind: info.kind, namespace, name: ref.name });
+      const desired = mutate(before === undefined ? undefined : structuredClone(before));
+      if (desired === undefined || (before !== undefined && isDeepStrictEqual(desired, before))) {
+        return { before, after: before, changed: false, retries };
+      }
+      const next: Resource = { ...desired, kind: info.kind, metadata: { ...desired.metadata, name: ref.name, ...(info.namespaced ? { namespace } : {}) } };
+      try {
+        let after: Resource;
+        if (before) {
+          next.metadata.resourceVersion = before.metadata.resourceVersion;
+          after = await this.apply(next, opts);
+        } else {
+          // Create, not apply: an apply would silently merge into an object someone else created
+          // meanwhile; a create fails with 409 and the loop starts over on fresh data.
+          after = await this.#create(next, info, namespace, opts);
+        }
+        return { before, after, changed: true, retries };
+      } catch (err) {
+        if (!(err instanceof StoreConflict)) throw err;
+        if (retries >= MAX_MODIFY_RETRIES) {
+          throw new ConflictError(
+            `${info.kind} ${ref.name} in namespace "${namespace ?? ''}" kept changing: ${retries + 1} writes in a row lost a race`,
+            'something else writes to it constantly; try again later',
+          );
+        }
+        // Random spread so writers that collided do not collide again in lock-step.
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * (retries + 1)));
+      }
+    }
+  }
+
+  async delete(ref: ResourceRef, opts: { dryRun?: boolean } = {}): Promise<boolean> {
+    const info = infoOf(ref.kind);
+    const namespace = this.#namespaceFor(info, ref.namespace);
+    const op = this.#op('delete', info, namespace, ref.name);
+    try {
+      await this.#request('DELETE', objectPath(info, namespace, ref.name), { query: opts.dryRun ? { dryRun: 'All' } : {} });
+      return true;
+    } catch (err) {
+      if (isObjectNotFound(err)) return false;
+      throw toStoreError(err, op);
+    }
+  }
+
+  /** Emits the current objects as ADDED first (like a watch without a resourceVersion), then changes. */
+  async watch(kind: string, namespace: string | undefined, onEvent: (event: WatchEvent) => void, onError: (err: Error) => void = () => {}): Promise<Watcher> {
+    const info = infoOf(kind);
+    const ns = info.namespaced ? namespace : undefined;
+    const op = this.#op('watch', info, ns);
+    const source: ListWatchSource = {
+      list: () => this.#list(info, ns),
+      watch: (resourceVersion, onRaw, onClose) => this.#openWatch(info, ns, resourceVersion, onRaw, onClose),
+      toError: (err) => toStoreError(err, op),
+    };
+    const lw = new ListWatch(source, (e) => onEvent({ type: e.type, resource: withType(e.resource, info) }), onError, this.#opts.watchBackoff);
+    await lw.start();
+    const watcher: Watcher = {
+      stop: async () => {
+        this.#watchers.delete(watcher);
+        await lw.stop();
+      },
+    };
+    this.#watchers.add(watcher);
+    return watcher;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#watchers].map((w) => w.stop()));
+    const d = this.#dispatcher;
+    this.#dispatcher = undefined;
+    // Idle keep-alive sockets would otherwise hold a finished CLI process open for seconds.
+    await d?.destroy();
+  }
+
+  async #list(info: KindInfo, namespace: string | undefined): Promise<{ items: Resource[]; resourceVersion: string }> {
+    const ns = info.namespaced ? namespace : undefined;
+    const op = this.#op('list', info, ns);
+    const items: Resource[] = [];
+    let resourceVersion = '';
+    let token: string | undefined;
+    try {
+      // Pages keep each answer small on big clusters; the continue token pins one consistent snapshot.
+      do {
+        const page = await this.#request<{ items?: Resource[]; metadata?: { resourceVersion?: string; continue?: string } }>('GET', collectionPath(info, ns), {
+          query: { limit: '500', ...(token ? { continue: token } : {}) },
+        });
+        for (const item of page.items ?? []) items.push(withType(item, info));
+        resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+        token = page.metadata?.continue || undefined;
+      } while (token);
+    } catch (err) {
+      throw toStoreError(err, op);
+    }
+    return { items, resourceVersion };
+  }
+
+  async #create(resource: Resource, info: KindInfo, namespace: string | undefined, opts: ApplyOptions): Promise<Resource> {
+    const op = this.#op('create', info, namespace, resource.metadata.name);
+    const body = toSend(resource, info, namespace);
+    delete body.metadata.resourceVersion;
+    try {
+      return withType(
+        await this.#request<Resource>('POST', collectionPath(info, namespace), { query: { fieldManager: FIELD_MANAGER, ...(opts.dryRun ? { dryRun: 'All' } : {}) }, body }),
+        info,
+      );
+    } catch (err) {
+      throw toStoreError(err, op);
+    }
+  }
+
+  async #openWatch(info: KindInfo, namespace: string | undefined, resourceVersion: string, onEvent: (e: RawWatchEvent) => void, onClose: (err: unknown) => void): Promise<{ abort(): void }> {
+    const w = new this.#k8s.Watch(this.#kc);
+    const query: Record<string, string | number | boolean | undefined> = { resourceVersion, allowWatchBookmarks: true };
+    if (this.#opts.watchTimeoutSeconds !== undefined) query.timeoutSeconds = this.#opts.watchTimeoutSeconds;
+    const controller = await w.watch(collectionPath(info, namespace), query, (type: string, object: unknown) => onEvent({ type, object }), onClose);
+    return { abort: () => controller.abort() };
+  }
+
+  async #request<T>(
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    path: string,
+    req: { query?: Record<string, string>; body?: unknown; contentType?: string } = {},
+  ): Promise<T> {
+    const url = new URL(this.#server + path);
+    for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
+    const ctx = new this.#k8s.RequestContext(url.toString(), this.#k8s.HttpMethod[method]);
+    // Per request: exec and OIDC auth providers refresh expiring tokens here.
+    await this.#kc.applySecurityAuthentication(ctx);
+    this.#dispatcher ??= ctx.getDispatcher() as Dispatcher | undefined;
+    const headers: Record<string, string> = { ...ctx.getHeaders(), Accept: 'application/json' };
+    if (req.body !== undefined) headers['Content-Type'] = req.contentType ?? 'application/json';
+    const res = await this.#undici.fetch(url, {
+      method,
+      headers,
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      signal: AbortSignal.timeout(this.#opts.requestTimeoutMs),
+      ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new KubeHttpError(res.status, parseStatus(text));
+    return JSON.parse(text) as T;
+  }
+
+  #op(verb: KubeOperation['verb'], info: KindInfo, namespace: string | undefined, name?: string): KubeOperation {
+    return { verb, info, namespace, name, server: this.#server, context: this.#context };
+  }
+
+  #namespaceFor(info: KindInfo, namespace: string | undefined): string | undefined {
+    return info.namespaced ? namespace || this.defaultNamespace : undefined;
+  }
+}
+
+export function loadKubeConfig(k8s: ClientNode, opts: KubeStoreOptions): K8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  const given = opts.kubeconfig ?? opts.env.KUBECONFIG;
+  const files = given ? given.split(':').filter(Boolean) : [join(opts.env.HOME ?? homedir(), '.kube', 'config')];
+  const present = files.filter((f) => existsSync(f));
+  if (present.length === 0) {
+    if (!given && opts.env.KUBERNETES_SERVICE_HOST) {
+      // Inside a pod (the controller): the service account's token and CA.
+      kc.loadFromCluster();
+      return kc;
+    }
+    const where = given ? (files.length === 1 ? `kubeconfig ${files[0]} does not exist` : `none of the kubeconfig files ${files.join(', ')} exists`) : `no kubeconfig: ${files[0]} does not exist`;
+    throw new ClusterError(where, FIX_KUBECONFIG, undefined, 'E_KUBECONFIG');
+  }
+  for (const [i, file] of present.entries()) {
+    try {
+      if (i === 0) {
+        kc.loadFromFile(file);
+      } else {
+        // As kubectl: the first file to define a name wins, and the first current-context set.
+        const more = new k8s.KubeConfig();
+        more.loadFromFile(file);
+        const add = <T extends { name: string }>(mine: T[], theirs: T[]): T[] => [...mine, ...theirs.filter((t) => !mine.some((m) => m.name === t.name))];
+        kc.loadFromOptions({
+          clusters: add(kc.getClusters(), more.getClusters()),
+          users: add(kc.getUsers(), more.getUsers()),
+          contexts: add(kc.getContexts(), more.getContexts()),
+          currentContext: kc.getCurrentContext() || more.getCurrentContext(),
+        });
+      }
+    } catch (err) {
+      throw new ClusterError(`cannot read kubeconfig ${file}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`, FIX_KUBECONFIG, err, 'E_KUBECONFIG');
+    }
+  }
+  const source = present.join(':');
+  const contexts = kc.getContexts().map((c) => c.name);
+  const available = contexts.length ? `contexts in it: ${contexts.join(', ')}` : 'it defines no contexts';
+  if (opts.context) {
+    if (!kc.getContextObject(opts.context)) {
+      throw new ClusterError(`context "${opts.context}" not found in kubeconfig ${source}`, `${available}; pick one with --context`, undefined, 'E_KUBECONFIG');
+    }
+    kc.setCurrentContext(opts.context);
+  }
+  const current = kc.getCurrentContext();
+  if (!current || !kc.getContextObject(current)) {
+    throw new ClusterError(
+      current ? `the current context "${current}" of kubeconfig ${source} does not exist` : `kubeconfig ${source} has no current context`,
+      `${available}; pick one with --context`,
+      undefined,
+      'E_KUBECONFIG',
+    );
+  }
+  const ctx = kc.getContextObject(current);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster?.server) {
+    throw new ClusterError(`context "${current}" in kubeconfig ${source} names cluster "${ctx?.cluster ?? ''}", which is not defined there`, FIX_KUBECONFIG, undefined, 'E_KUBECONFIG');
+  }
+  return kc;
+}
+
+function infoOf(kind: string): KindInfo {
+  const info = kindInfo(kind) ?? lookupKind(kind);
+  if (!info) throw new InputError(`unknown kind "${kind}"`, `meshctl knows ${KINDS.map((k) => k.kind).join(', ')}`, 'E_UNKNOWN_KIND');
+  return info;
+}
+
+function collectionPath(info: KindInfo, namespace: string | undefined): string {
+  const base = info.group ? `/apis/${info.group}/${info.version}` : `/api/${info.version}`;
+  return info.namespaced && namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${info.plural}` : `${base}/${info.plural}`;
+}
+
+function objectPath(info: KindInfo, namespace: string | undefined, name: string): string {
+  return `${collectionPath(info, namespace)}/${encodeURIComponent(name)}`;
+}
+
+/** List items come without apiVersion and kind; every Resource the store returns has both. */
+function withType(r: Resource, info: KindInfo): Resource {
+  r.apiVersion = apiVersionOf(info);
+  r.kind = info.kind;
+  return r;
+}
+
+/** The object as an apply or create sends it: our version of the kind, no status, no server-owned metadata. */
+function toSend(resource: Resource, info: KindInfo, namespace: string | undefined): Resource {
+  const { status: _status, ...rest } = structuredClone(resource);
+  const metadata = { ...rest.metadata };
+  for (const key of SERVER_METADATA) delete metadata[key];
+  if (namespace !== undefined) metadata.namespace = namespace;
+  return { ...rest, apiVersion: apiVersionOf(info), kind: info.kind, metadata };
+}
+
+function isObjectNotFound(err: unknown): boolean {
+  // A 404 naming the object means "no such object"; without a name the whole kind is missing.
+  return err instanceof KubeHttpError && err.status === 404 && Boolean(err.body?.details?.name) && err.body?.details?.kind !== 'namespaces';
+}
+
+function parseStatus(text: string): KubeStatus | undefined {
+  try {
+    const body = JSON.parse(text) as unknown;
+    return body && typeof body === 'object' ? (body as KubeStatus) : undefined;
+  } catch {
+    return text ? { message: text.trim().slice(0, 300) } : undefined;
+  }
+}
