@@ -4,17 +4,21 @@ import { canaryPromoteCommand, canaryRollbackCommand, canaryShiftCommand } from 
 import { completionCommand } from './completion.js';
 import { getCommand } from './get.js';
 import { injectFaultCommand } from './inject-fault.js';
+import { installCommand } from './install.js';
 import { manifestGenerateCommand } from './manifest.js';
 import { profileDiffCommand, profileDumpCommand, profileListCommand } from './profile.js';
+import { proxyCommand } from './proxy.js';
 import { resilienceSetCommand } from './resilience.js';
 import { routeHeaderCommand, routeMirrorCommand } from './route.js';
+import { uninstallCommand } from './uninstall.js';
+import { verifyInstallCommand } from './verify-install.js';
 import { versionCommand } from './version.js';
 
 /**
  * Every command, sorted by path. Command files are light: each imports heavy modules
  * (@kubernetes/client-node, ink, undici) inside its `run`, so `meshctl --help` loads none of them.
  */
-export const COMMANDS: readonly CommandSpec[] = [analyzeCommand, canaryPromoteCommand, canaryRollbackCommand, canaryShiftCommand, completionCommand, getCommand, injectFaultCommand, manifestGenerateCommand, profileDiffCommand, profileDumpCommand, profileListCommand, resilienceSetCommand, routeHeaderCommand, routeMirrorCommand, versionCommand];
+export const COMMANDS: readonly CommandSpec[] = [analyzeCommand, canaryPromoteCommand, canaryRollbackCommand, canaryShiftCommand, completionCommand, getCommand, injectFaultCommand, installCommand, manifestGenerateCommand, profileDiffCommand, profileDumpCommand, profileListCommand, proxyCommand, resilienceSetCommand, routeHeaderCommand, routeMirrorCommand, uninstallCommand, verifyInstallCommand, versionCommand];
 
 /** One-line summaries of command groups (`meshctl canary --help`). */
 export const GROUPS: Readonly<Record<string, string>> = {

@@ -8,12 +8,12 @@ import type { HeaderMatch, HeaderOps, Route, RouteMatch, Snapshot, StringMatch, 
  * on that path except the query string, and only for routes that match on query params.
  */
 
-/** What the matchers read from a request. `headers` is Node's lazily built lower-cased object. */
+/** What the matchers read from a request. `incoming` is Node's lazily built lower-cased header object. */
 export interface RequestView {
   method: string;
   /** Path and query as received (`/a/b?x=1`). */
   url: string;
-  headers: IncomingHttpHeaders;
+  incoming: IncomingHttpHeaders;
   authority: string;
 }
 
@@ -129,6 +129,16 @@ export class RouteTable {
     return undefined;
   }
 
+  /** Every compiled route, for composing their stages once per snapshot. */
+  *allRoutes(): Generator<CompiledRoute> {
+    const seen = new Set<HostEntry>();
+    for (const e of [...this.#byName.values(), ...this.#wildcards.map((w) => w.entry)]) {
+      if (seen.has(e)) continue;
+      seen.add(e);
+      for (const t of e.ports.values()) yield* t.routes;
+    }
+  }
+
   /** Weighted choice; `rand` in [0,1). Undefined when every weight is 0. */
   static pick(route: CompiledRoute, rand: number): CompiledDestination | undefined {
     if (route.destinations.length === 1) return route.total > 0 ? route.destinations[0] : undefined;
@@ -207,7 +217,7 @@ function compileHeader(h: HeaderMatch, read: (r: RequestView, name: string) => s
 }
 
 function readHeader(r: RequestView, name: string): string | undefined {
-  const v = r.headers[name];
+  const v = r.incoming[name];
   return Array.isArray(v) ? v.join(',') : v;
 }
 

@@ -1,0 +1,492 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { RetryPolicy } from '../core/compile/snapshot.js';
+import type { Flag } from './metrics.js';
+import type { DestinationStats } from './metrics.js';
+import { RouteTable, type CompiledDestination, type CompiledRoute } from './router.js';
+import type { ClusterRuntime, EndpointState } from './upstream.js';
+
+/**
+ * One request through the proxy: the route's stages (composed once per route when a snapshot
+ * loads), then attempts to upstream endpoints with timeout, retry and outlier bookkeeping, then the
+ * response streamed straight back. One Exchange and one Attempt object per request; no closures on
+ * the common path (timers get the exchange as an argument).
+ */
+
+/** What an Exchange needs from the proxy that owns it. */
+export interface ExchangeHost {
+  readonly draining: boolean;
+  clusters: Map<string, ClusterRuntime>;
+  /** Records for requests that never reached an endpoint (NR, UH, UO, FI ...), per cluster or none. */
+  localStats(cluster: ClusterRuntime | undefined): DestinationStats | undefined;
+  finished(ex: Exchange): void;
+}
+
+export type Stage = (ex: Exchange) => void;
+export type Interceptor = (next: Stage) => Stage;
+
+/** Largest request body buffered so that retries and mirrors can replay it; larger bodies stream once. */
+export const MAX_REPLAY_BODY = 64 * 1024;
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+const kExchange = Symbol('meshctl.exchange');
+
+export class Exchange {
+  readonly start = performance.now();
+  route: CompiledRoute | undefined;
+  destination: CompiledDestination | undefined;
+  cluster: ClusterRuntime | undefined;
+  endpoint: EndpointState | undefined;
+  /** Outgoing request headers, flat [name, value, ...]: what undici sends. */
+  headers: string[] = [];
+  path: string;
+  body: Buffer | IncomingMessage | null = null;
+  replayable = true;
+  requestBytes = 0;
+  responseBytes = 0;
+  status = 0;
+  flag: Flag = '-';
+  attempts = 0;
+  retriesLeft = 0;
+  attempt: Attempt | undefined;
+  /** A response has been committed downstream (headers written). */
+  committed = false;
+  done = false;
+  hashKey: string | undefined;
+  requestId = '';
+  routeTimer: NodeJS.Timeout | undefined;
+  waitTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly host: ExchangeHost,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly authority: string,
+    readonly reporter: 'source' | 'destination',
+  ) {
+    this.path = req.url ?? '/';
+    (res as unknown as Record<symbol, Exchange>)[kExchange] = this;
+    res.once('close', onDownstreamClose);
+  }
+
+  // RequestView for the route matchers: the Exchange itself, so matching allocates nothing.
+  get method(): string {
+    return this.req.method ?? 'GET';
+  }
+  get url(): string {
+    return this.req.url ?? '/';
+  }
+  get incoming(): IncomingMessage['headers'] {
+    return this.req.headers;
+  }
+
+  get retries(): RetryPolicy | undefined {
+    return this.route?.route.retries;
+  }
+
+  /** Answers from the proxy itself: a clear body naming the flag and the reason. */
+  localReply(status: number, flag: Flag, reason: string): void {
+    if (this.done) return;
+    this.flag = flag;
+    this.status = status;
+    if (this.committed || this.res.headersSent) {
+      this.res.destroy();
+    } else {
+      const body = `meshctl proxy: ${status} ${flag === '-' ? '' : flag + ' '}${reason}\n`;
+      this.responseBytes = Buffer.byteLength(body);
+      this.res.writeHead(status, [
+        'content-type', 'text/plain; charset=utf-8',
+        'content-length', String(this.responseBytes),
+        'x-meshctl-flags', flag,
+        ...(this.host.draining ? ['connection', 'close'] : []),
+      ]);
+      this.res.end(body);
+    }
+    this.finish();
+  }
+
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.routeTimer) clearTimeout(this.routeTimer);
+    if (this.waitTimer) clearTimeout(this.waitTimer);
+    this.host.finished(this);
+  }
+
+  /** Sends the next attempt, or answers 503 UH when the cluster has no healthy endpoint. */
+  send(): void {
+    const cluster = this.cluster!;
+    const ep = cluster.pick(this.hashKey);
+    if (!ep) {
+      this.localReply(503, 'UH', `no healthy upstream: every endpoint of ${cluster.cluster.name} is ejected or there are none`);
+      return;
+    }
+    if (cluster.active >= cluster.limit) {
+      this.localReply(503, 'UO', `upstream overflow: ${cluster.cluster.name} has ${cluster.active} requests in flight, the connectionPool limit is ${cluster.limit}`);
+      return;
+    }
+    this.endpoint = ep;
+    this.attempts++;
+    const a = new Attempt(this, ep);
+    this.attempt = a;
+    cluster.active++;
+    ep.active++;
+    const perTry = this.retries?.perTryTimeoutMs ?? 0;
+    if (perTry > 0) a.timer = setTimeout(onTryTimeout, perTry, a);
+    ep.pool.dispatch({ path: this.path, method: this.req.method as Dispatcher.HttpMethod, headers: this.headers, body: this.body }, a);
+  }
+
+  /** Whether a failed attempt may be retried, and by which retryOn condition. */
+  canRetry(status: number, kind: 'status' | 'connect' | 'reset' | 'timeout'): boolean {
+    if (this.retriesLeft <= 0 || this.done || this.committed || !this.replayable) return false;
+    return this.policyRetries(status, kind);
+  }
+
+  /** The retry policy's verdict alone, budget aside: a final response it covers is flagged URX. */
+  policyRetries(status: number, kind: 'status' | 'connect' | 'reset' | 'timeout'): boolean {
+    const p = this.retries;
+    if (!p || p.attempts <= 0) return false;
+    // Only connect failures are safe for every method: the request never left.
+    if (kind !== 'connect' && !p.nonIdempotent && !IDEMPOTENT.has(this.req.method ?? '')) return false;
+    const on = p.retryOn;
+    switch (kind) {
+      case 'connect':
+        return on.includes('connect-failure') || on.includes('5xx') || on.includes('gateway-error') || on.includes('reset');
+      case 'reset':
+        return on.includes('reset') || on.includes('5xx');
+      case 'timeout':
+        return on.includes('5xx') || on.includes('gateway-error') || on.includes('reset');
+      default:
+        return (
+          (status >= 500 && on.includes('5xx')) ||
+          ((status === 502 || status === 503 || status === 504) && on.includes('gateway-error')) ||
+          (status === 409 && on.includes('retriable-4xx')) ||
+          (on.includes('retriable-status-codes') && p.retriableStatusCodes.includes(status))
+        );
+    }
+  }
+
+  /** Jittered exponential backoff (Envoy: random in [0, base * (2^n - 1)], capped at 10x base). */
+  retry(): void {
+    this.retriesLeft--;
+    const base = this.retries?.backoffBaseMs ?? 25;
+    const ms = Math.random() * Math.min(base * (2 ** this.attempts - 1), base * 10);
+    this.waitTimer = setTimeout(onBackoffDone, ms, this);
+  }
+
+  /** The downstream response headers: upstream's minus hop-by-hop, with the route's header ops. */
+  writeHead(status: number, headers: Record<string, string | string[] | undefined>): void {
+    const out: string[] = [];
+    const rd = this.route?.responseHeaders;
+    const dd = this.destination?.responseHeaders;
+    for (const k in headers) {
+      if (isHopByHop(k)) continue;
+      if ((rd && rd.drop.has(k)) || (dd && dd.drop.has(k))) continue;
+      const v = headers[k];
+      if (typeof v === 'string') out.push(k, v);
+      else if (v) for (const x of v) out.push(k, x);
+    }
+    if (rd) for (const x of rd.append) out.push(x);
+    if (dd) for (const x of dd.append) out.push(x);
+    if (this.host.draining) out.push('connection', 'close');
+    this.status = status;
+    this.committed = true;
+    this.res.writeHead(status, out);
+  }
+}
+
+/** One try against one endpoint: the undici handler. A stale attempt (retried or timed out) is ignored. */
+export class Attempt implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | undefined;
+  timer: NodeJS.Timeout | undefined;
+  /** The response is retriable and will be retried: its body is read and dropped. */
+  discarding = false;
+  discardStatus = 0;
+  started = false;
+  ended = false;
+  abortedFor: 'timeout' | 'try-timeout' | 'downstream' | undefined;
+
+  constructor(
+    readonly ex: Exchange,
+    readonly ep: EndpointState,
+  ) {}
+
+  #current(): boolean {
+    return this.ex.attempt === this && !this.ex.done;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (!this.#current()) controller.abort(new Error('stale attempt'));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.controller = controller;
+    if (!this.#current()) {
+      controller.abort(new Error('stale attempt'));
+      return;
+    }
+    this.started = true;
+    const ex = this.ex;
+    ex.cluster!.report(this.ep, statusCode);
+    if (ex.canRetry(statusCode, 'status')) {
+      this.discarding = true;
+      this.discardStatus = statusCode;
+      return;
+    }
+    if (ex.attempts > 1 && ex.policyRetries(statusCode, 'status')) ex.flag = 'URX';
+    ex.writeHead(statusCode, headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.discarding || !this.#current()) return;
+    const ex = this.ex;
+    ex.responseBytes += chunk.length;
+    if (!ex.res.write(chunk)) {
+      controller.pause();
+      ex.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#release();
+    if (!this.#current()) return;
+    const ex = this.ex;
+    if (this.discarding) {
+      ex.retry();
+      return;
+    }
+    ex.res.end();
+    ex.finish();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.#release();
+    if (!this.#current()) return;
+    const ex = this.ex;
+    if (this.abortedFor === 'downstream') return; // finished by onDownstreamClose
+    if (this.abortedFor === 'timeout') {
+      ex.localReply(504, 'UT', `upstream request timeout after ${ex.route?.route.timeoutMs} ms (${ex.cluster?.cluster.name})`);
+      return;
+    }
+    if (this.discarding) {
+      // The retriable response broke while being dropped: retry anyway, it was going to be retried.
+      ex.retry();
+      return;
+    }
+    const tryTimeout = this.abortedFor === 'try-timeout';
+    const connect = !this.started && isConnectError(err);
+    ex.cluster!.report(this.ep, tryTimeout ? 504 : 0);
+    if (!this.started) {
+      const kind = tryTimeout ? 'timeout' : connect ? 'connect' : 'reset';
+      if (ex.canRetry(0, kind)) {
+        ex.retry();
+        return;
+      }
+    }
+    const name = ex.cluster!.cluster.name;
+    const tries = ex.attempts > 1 ? ` after ${ex.attempts} tries` : '';
+    if (tryTimeout) ex.localReply(504, ex.attempts > 1 ? 'URX' : 'UT', `upstream per-try timeout of ${ex.retries?.perTryTimeoutMs} ms${tries} (${name} ${this.ep.origin})`);
+    else if (connect) ex.localReply(503, ex.attempts > 1 ? 'URX' : 'UF', `upstream connect error${tries}: ${errText(err)} (${name} ${this.ep.origin})`);
+    else if (!this.started) ex.localReply(503, ex.attempts > 1 ? 'URX' : 'UC', `upstream reset before response headers${tries}: ${errText(err)} (${name} ${this.ep.origin})`);
+    else {
+      // Mid-body: the status is already sent, so the only honest signal left is to cut the connection.
+      ex.flag = 'UC';
+      ex.res.destroy();
+      ex.finish();
+    }
+  }
+
+  #release(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.timer) clearTimeout(this.timer);
+    const c = this.ex.cluster!;
+    c.active--;
+    this.ep.active--;
+  }
+}
+
+function onTryTimeout(a: Attempt): void {
+  if (a.ended || a.ex.attempt !== a) return;
+  a.abortedFor = 'try-timeout';
+  if (a.controller) a.controller.abort(new Error('per-try timeout'));
+  else {
+    // Not connected yet: give up on this attempt here; undici may still call back, which is stale.
+    a.onResponseError(undefined as unknown as Dispatcher.DispatchController, new Error('per-try timeout'));
+  }
+}
+
+export function onRouteTimeout(ex: Exchange): void {
+  if (ex.done) return;
+  const a = ex.attempt;
+  if (a && !a.ended && a.controller) {
+    a.abortedFor = 'timeout';
+    a.controller.abort(new Error('route timeout'));
+    if (!ex.done) ex.localReply(504, 'UT', `upstream request timeout after ${ex.route?.route.timeoutMs} ms (${ex.cluster?.cluster.name})`);
+    return;
+  }
+  if (a && !a.ended) a.abortedFor = 'timeout';
+  ex.localReply(504, 'UT', `upstream request timeout after ${ex.route?.route.timeoutMs} ms (${ex.cluster?.cluster.name})`);
+}
+
+function onBackoffDone(ex: Exchange): void {
+  ex.waitTimer = undefined;
+  if (!ex.done) ex.send();
+}
+
+function onDownstreamClose(this: ServerResponse): void {
+  const ex = (this as unknown as Record<symbol, Exchange | undefined>)[kExchange];
+  if (!ex || ex.done) return;
+  // The client went away before the response finished: stop the upstream request too (Envoy's DC).
+  ex.flag = 'DC';
+  if (!ex.committed) ex.status = 0;
+  const a = ex.attempt;
+  if (a && !a.ended) {
+    a.abortedFor = 'downstream';
+    a.controller?.abort(new Error('downstream disconnected'));
+  }
+  ex.finish();
+}
+
+function isConnectError(err: Error): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EAI_AGAIN';
+}
+
+function errText(err: Error): string {
+  const code = (err as { code?: string }).code;
+  return code ? `${code} ${err.message}` : err.message;
+}
+
+/** Hop-by-hop headers (RFC 9110 7.6.1) plus `expect`, which the proxy answers itself. Lower-case input. */
+export function isHopByHop(k: string): boolean {
+  switch (k.length) {
+    case 2:
+      return k === 'te';
+    case 6:
+      return k === 'expect';
+    case 7:
+      return k === 'trailer' || k === 'upgrade';
+    case 10:
+      return k === 'connection' || k === 'keep-alive';
+    case 16:
+      return k === 'proxy-connection';
+    case 17:
+      return k === 'transfer-encoding';
+    default:
+      return false;
+  }
+}
+
+/** Same check on a raw (any-case) header name, lower-casing only names of a hop-by-hop length. */
+export function isHopByHopRaw(k: string): boolean {
+  const n = k.length;
+  if (n !== 2 && n !== 6 && n !== 7 && n !== 10 && n !== 16 && n !== 17) return false;
+  return isHopByHop(k.toLowerCase());
+}
+
+// ---- stages, composed per route when a snapshot loads ----
+
+/** Terminal stage: pick a destination by weight, set up timeout and retries, send. */
+export const upstreamStage: Stage = (ex) => {
+  const route = ex.route!;
+  const dest = RouteTable.pick(route, Math.random());
+  const cluster = dest ? ex.host.clusters.get(dest.cluster) : undefined;
+  if (!dest || !cluster) {
+    ex.localReply(503, 'NR', `no route: ${dest ? `cluster ${dest.cluster} is not known (no service or subset for it)` : 'every destination has weight 0'} (route ${route.route.name})`);
+    return;
+  }
+  ex.destination = dest;
+  ex.cluster = cluster;
+  if (dest.requestHeaders) applyOps(ex.headers, dest.requestHeaders.drop, dest.requestHeaders.append);
+  ex.retriesLeft = ex.replayable ? (route.route.retries?.attempts ?? 0) : 0;
+  if (route.route.timeoutMs > 0) ex.routeTimer = setTimeout(onRouteTimeout, route.route.timeoutMs, ex);
+  ex.send();
+};
+
+export function faultInterceptor(route: CompiledRoute): Interceptor | undefined {
+  const f = route.route.fault;
+  if (!f) return undefined;
+  return (next) => {
+    const abort: Stage = (ex) => {
+      if (f.abort && Math.random() * 100 < f.abort.percent) {
+        ex.localReply(f.abort.httpStatus, 'FI', `fault filter abort (VirtualService fault.abort on route ${route.route.name})`);
+        return;
+      }
+      next(ex);
+    };
+    if (!f.delay) return abort;
+    const delay = f.delay;
+    return (ex) => {
+      if (Math.random() * 100 < delay.percent) {
+        ex.flag = 'DI';
+        ex.waitTimer = setTimeout(afterDelay, delay.fixedDelayMs, ex, abort);
+        return;
+      }
+      abort(ex);
+    };
+  };
+}
+
+function afterDelay(ex: Exchange, next: Stage): void {
+  ex.waitTimer = undefined;
+  if (!ex.done) next(ex);
+}
+
+const NOOP_HANDLER: Dispatcher.DispatchHandler = {
+  onResponseStart() {},
+  onResponseData() {},
+  onResponseEnd() {},
+  onResponseError() {},
+};
+
+export function mirrorInterceptor(route: CompiledRoute): Interceptor | undefined {
+  const mirrors = route.route.mirrors;
+  if (!mirrors?.length) return undefined;
+  return (next) => (ex) => {
+    for (const m of mirrors) {
+      if (m.percent < 100 && Math.random() * 100 >= m.percent) continue;
+      if (!ex.replayable) continue; // a streamed body can be read once; the primary gets it
+      const c = ex.host.clusters.get(m.cluster);
+      const ep = c?.pick(undefined);
+      if (!ep) continue;
+      // Fire and forget, as Envoy's shadowing: Host gets "-shadow", the answer is dropped.
+      const headers = ex.headers.slice();
+      for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'host') headers[i + 1] = headers[i + 1] + '-shadow';
+      try {
+        ep.pool.dispatch({ path: ex.path, method: ex.req.method as Dispatcher.HttpMethod, headers, body: ex.body as Buffer | null }, NOOP_HANDLER);
+      } catch {
+        // A mirror never affects the primary request.
+      }
+    }
+    next(ex);
+  };
+}
+
+/** Composes a route's stages once: fault -> mirror -> upstream. */
+export function composeRoute(route: CompiledRoute): Stage {
+  const interceptors = [faultInterceptor(route), mirrorInterceptor(route)].filter((i): i is Interceptor => !!i);
+  let stage = upstreamStage;
+  for (let i = interceptors.length - 1; i >= 0; i--) stage = interceptors[i]!(stage);
+  return stage;
+}
+
+/** Removes dropped names from a flat header list, then appends pairs. Names in `drop` are lower-case. */
+export function applyOps(headers: string[], drop: Set<string>, append: string[]): void {
+  if (drop.size) {
+    let w = 0;
+    for (let i = 0; i < headers.length; i += 2) {
+      if (drop.has(headers[i]!.toLowerCase())) continue;
+      headers[w++] = headers[i]!;
+      headers[w++] = headers[i + 1]!;
+    }
+    headers.length = w;
+  }
+  for (const x of append) headers.push(x);
+}
+
+export function newRequestId(): string {
+  return randomUUID();
+}

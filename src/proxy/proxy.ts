@@ -1,0 +1,476 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Pool } from 'undici';
+import type { Resource } from '../api/resource.js';
+import { compileSnapshot } from '../core/compile/compile.js';
+import type { Snapshot } from '../core/compile/snapshot.js';
+import { applyOps, composeRoute, Exchange, isHopByHopRaw, MAX_REPLAY_BODY, newRequestId, type ExchangeHost, type Stage } from './exchange.js';
+import { Metrics, type DestinationStats } from './metrics.js';
+import { compileRoute, RouteTable, type CompiledRoute } from './router.js';
+import { ClusterRuntime, PoolRegistry } from './upstream.js';
+
+/**
+ * The sidecar: outbound and inbound HTTP/1.1 listeners, admin, stats and readiness servers, and the
+ * current snapshot generation. A reload builds a new generation and swaps one reference: requests
+ * in flight keep the generation (and pools) they started with, kept-alive downstream connections
+ * are untouched, and pools for endpoints that stay are shared, so upstream connections stay too.
+ */
+
+export interface ProxyPorts {
+  outbound: number;
+  inbound: number;
+  admin: number;
+  stats: number;
+  health: number;
+}
+
+export interface ProxyOptions {
+  workload: string;
+  namespace: string;
+  labels?: Record<string, string>;
+  appPort?: number | undefined;
+  ports: ProxyPorts;
+  /** Address of the outbound listener (the app's side): loopback by default. */
+  outboundAddress: string;
+  /** Address of inbound, stats and health listeners. Admin is always 127.0.0.1. */
+  bindAddress: string;
+  metrics: boolean;
+  accessLog: boolean;
+  allowAny: boolean;
+  headersTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Access log lines and proxy events, one line each. */
+  log: (line: string) => void;
+}
+
+interface Generation {
+  snapshot: Snapshot;
+  table: RouteTable;
+  clusters: Map<string, ClusterRuntime>;
+  stages: Map<CompiledRoute, Stage>;
+  inbound: { route: CompiledRoute; stage: Stage } | undefined;
+  localStats: Map<string, DestinationStats>;
+}
+
+export class MeshProxy implements ExchangeHost {
+  draining = false;
+  reloads = 0;
+  readonly ports: ProxyPorts = { outbound: 0, inbound: 0, admin: 0, stats: 0, health: 0 };
+  readonly #opts: ProxyOptions;
+  readonly #pools = new PoolRegistry((origin, o) => new Pool(origin, o));
+  readonly #metrics: Metrics;
+  #gen: Generation | undefined;
+  #inflight = 0;
+  #drained: (() => void) | undefined;
+  readonly #servers: Server[] = [];
+  #outbound!: Server;
+  #inbound!: Server;
+
+  private constructor(opts: ProxyOptions) {
+    this.#opts = opts;
+    this.#metrics = new Metrics({ workload: opts.workload, namespace: opts.namespace, labels: opts.labels ?? { app: opts.workload } });
+  }
+
+  /** Binds every listener (port 0 picks a free one; see `ports`) and loads the first config. */
+  static async start(opts: ProxyOptions, resources: Resource[]): Promise<MeshProxy> {
+    const p = new MeshProxy(opts);
+    const serverOpts = { keepAliveTimeout: opts.idleTimeoutMs, headersTimeout: opts.headersTimeoutMs, requestTimeout: 0, noDelay: true };
+    p.#outbound = createServer(serverOpts, (req, res) => p.#onOutbound(req, res));
+    p.#inbound = createServer(serverOpts, (req, res) => p.#onInbound(req, res));
+    const admin = createServer((req, res) => p.#onAdmin(req, res));
+    const stats = createServer((req, res) => p.#onStats(req, res));
+    const health = createServer((req, res) => p.#onHealth(req, res));
+    p.ports.outbound = await listen(p.#outbound, opts.ports.outbound, opts.outboundAddress);
+    p.ports.inbound = await listen(p.#inbound, opts.ports.inbound, opts.bindAddress);
+    p.ports.admin = await listen(admin, opts.ports.admin, '127.0.0.1');
+    p.ports.stats = await listen(stats, opts.ports.stats, opts.bindAddress);
+    p.ports.health = await listen(health, opts.ports.health, opts.bindAddress);
+    p.#servers.push(p.#outbound, p.#inbound, admin, stats, health);
+    p.update(resources);
+    return p;
+  }
+
+  get snapshot(): Snapshot | undefined {
+    return this.#gen?.snapshot;
+  }
+
+  get clusters(): Map<string, ClusterRuntime> {
+    return this.#gen!.clusters;
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** Compiles `resources` and swaps the generation when the content hash changed. Returns whether it did. */
+  update(resources: Resource[]): boolean {
+    const o = this.#opts;
+    const snapshot = compileSnapshot(resources, {
+      workload: o.workload,
+      namespace: o.namespace,
+      ...(o.labels ? { labels: o.labels } : {}),
+      outbound: { address: o.outboundAddress, port: this.ports.outbound },
+      inbound: { address: o.bindAddress, port: this.ports.inbound, appPort: o.appPort },
+      telemetry: { metrics: o.metrics, accessLog: o.accessLog },
+      outboundTrafficPolicy: o.allowAny ? 'ALLOW_ANY' : 'REGISTRY_ONLY',
+    });
+    if (this.#gen && this.#gen.snapshot.version === snapshot.version) return false;
+    const prev = this.#gen;
+    const metrics = o.metrics ? this.#metrics : undefined;
+    const clusters = new Map<string, ClusterRuntime>();
+    for (const c of snapshot.clusters) clusters.set(c.name, new ClusterRuntime(c, this.#pools, metrics, c.direction === 'inbound' ? 'destination' : 'source', prev?.clusters.get(c.name)));
+    const table = new RouteTable(snapshot);
+    const stages = new Map<CompiledRoute, Stage>();
+    for (const cr of table.allRoutes()) stages.set(cr, composeRoute(cr));
+    let inbound: Generation['inbound'];
+    const ib = snapshot.clusters.find((c) => c.direction === 'inbound');
+    if (ib) {
+      const route = compileRoute({ name: 'inbound', match: [], destinations: [{ cluster: ib.name, weight: 100 }], timeoutMs: 0 });
+      inbound = { route, stage: composeRoute(route) };
+    }
+    this.#gen = { snapshot, table, clusters, stages, inbound, localStats: new Map() };
+    if (prev) {
+      this.reloads++;
+      for (const c of prev.clusters.values()) c.stop();
+      const live = new Set([...clusters.values()].flatMap((c) => c.endpoints.map((e) => e.pool)));
+      this.#pools.retain(live);
+    }
+    for (const w of snapshot.warnings) o.log(JSON.stringify({ level: 'warn', msg: w, version: snapshot.version }));
+    return true;
+  }
+
+  // ---- ExchangeHost ----
+
+  localStats(cluster: ClusterRuntime | undefined, reporter: 'source' | 'destination' = 'source'): DestinationStats | undefined {
+    if (!this.#opts.metrics) return undefined;
+    const gen = this.#gen!;
+    const key = `${reporter}|${cluster?.cluster.name ?? ''}`;
+    let s = gen.localStats.get(key);
+    if (!s) {
+      const c = cluster?.cluster;
+      s = this.#metrics.destination(
+        reporter,
+        {
+          destinationWorkload: reporter === 'destination' ? this.#opts.workload : 'unknown',
+          destinationWorkloadNamespace: reporter === 'destination' ? this.#opts.namespace : 'unknown',
+          destinationService: c?.service ?? 'unknown',
+          destinationServiceName: c?.serviceName ?? 'unknown',
+          destinationServiceNamespace: c?.serviceNamespace ?? 'unknown',
+          destinationVersion: c?.subset || 'unknown',
+        },
+        reporter === 'source' ? 'unknown' : 'none',
+      );
+      gen.localStats.set(key, s);
+    }
+    return s;
+  }
+
+  finished(ex: Exchange): void {
+    if (this.#opts.metrics) {
+      const stats = ex.endpoint?.stats ?? this.localStats(ex.cluster, ex.reporter);
+      stats?.record(ex.status, ex.flag, performance.now() - ex.start, ex.requestBytes, ex.responseBytes);
+    }
+    if (this.#opts.accessLog) {
+      this.#opts.log(
+        JSON.stringify({
+          start_time: new Date(performance.timeOrigin + ex.start).toISOString(),
+          method: ex.req.method,
+          path: ex.req.url,
+          authority: ex.authority,
+          response_code: ex.status,
+          response_flags: ex.flag,
+          duration_ms: Math.round((performance.now() - ex.start) * 1000) / 1000,
+          bytes_sent: ex.responseBytes,
+          upstream_cluster: ex.cluster?.cluster.name ?? '',
+          upstream_host: ex.endpoint?.origin ?? '',
+          route_name: ex.route?.route.name ?? '',
+          request_id: ex.requestId,
+          reporter: ex.reporter,
+        }),
+      );
+    }
+    if (--this.#inflight === 0 && this.#drained) this.#drained();
+  }
+
+  // ---- listeners ----
+
+  #onOutbound(req: IncomingMessage, res: ServerResponse): void {
+    const gen = this.#gen!;
+    this.#inflight++;
+    const out: string[] = [];
+    const scan = scanHeaders(req.rawHeaders, out);
+    const ex = new Exchange(this, req, res, scan.authority, 'source');
+    ex.headers = out;
+    ex.requestBytes = scan.contentLength > 0 ? scan.contentLength : 0;
+    const m = gen.table.match(ex);
+    if (!m) {
+      const known = gen.table.resolveHost(scan.authority);
+      ex.localReply(404, 'NR', known ? `no route: no VirtualService route of ${known.host.vhost.host} port ${known.port} matches ${req.method} ${req.url}` : `no route: host "${scan.authority}" is not a service in the mesh (outboundTrafficPolicy REGISTRY_ONLY)`);
+      return;
+    }
+    const cr = m.route;
+    ex.route = cr;
+    const route = cr.route;
+    if (route.redirect) {
+      const r = route.redirect;
+      const q = (req.url ?? '/').indexOf('?');
+      const query = q < 0 || (r.uri && r.uri.includes('?')) ? '' : (req.url ?? '').slice(q);
+      const authority = r.authority ?? scan.authority.replace(/:\d+$/, '');
+      const location = `${r.scheme ?? 'http'}://${authority}${r.port ? ':' + r.port : ''}${r.uri ?? (q < 0 ? req.url : (req.url ?? '/').slice(0, q))}${query}`;
+      ex.status = r.code;
+      res.writeHead(r.code, ['location', location, 'content-length', '0']);
+      res.end();
+      ex.finish();
+      return;
+    }
+    if (route.directResponse) {
+      const d = route.directResponse;
+      ex.status = d.status;
+      const body = d.body ?? '';
+      ex.responseBytes = Buffer.byteLength(body);
+      res.writeHead(d.status, ['content-type', 'text/plain', 'content-length', String(ex.responseBytes)]);
+      res.end(body);
+      ex.finish();
+      return;
+    }
+    if (cr.requestHeaders) applyOps(out, cr.requestHeaders.drop, cr.requestHeaders.append);
+    const rw = route.rewrite;
+    if (rw) {
+      if (rw.uri !== undefined || cr.rewriteRegex) ex.path = rewritePath(ex.path, cr, m.matchedPrefix);
+      if (rw.authority) for (let i = 0; i < out.length; i += 2) if (out[i]!.length === 4 && out[i]!.toLowerCase() === 'host') out[i + 1] = rw.authority;
+    }
+    if (!scan.hasRequestId) out.push('x-request-id', (ex.requestId = newRequestId()));
+    else ex.requestId = String(req.headers['x-request-id'] ?? '');
+    const stage = gen.stages.get(cr)!;
+    this.#withBody(ex, scan, (route.retries?.attempts ?? 0) > 0 || !!route.mirrors, stage);
+  }
+
+  #onInbound(req: IncomingMessage, res: ServerResponse): void {
+    const gen = this.#gen!;
+    this.#inflight++;
+    const out: string[] = [];
+    const scan = scanHeaders(req.rawHeaders, out);
+    const ex = new Exchange(this, req, res, scan.authority, 'destination');
+    ex.headers = out;
+    ex.requestBytes = scan.contentLength > 0 ? scan.contentLength : 0;
+    if (!gen.inbound) {
+      ex.localReply(503, 'NR', 'no inbound route: the proxy was started without --app-port');
+      return;
+    }
+    ex.route = gen.inbound.route;
+    ex.requestId = scan.hasRequestId ? String(req.headers['x-request-id'] ?? '') : '';
+    this.#withBody(ex, scan, false, gen.inbound.stage);
+  }
+
+  /** Decides how the request body travels: none, buffered (replayable for retries/mirrors) or streamed once. */
+  #withBody(ex: Exchange, scan: HeaderScan, wantReplay: boolean, stage: Stage): void {
+    if (scan.contentLength <= 0 && !scan.chunked) {
+      ex.body = null;
+      this.#hashKey(ex);
+      stage(ex);
+      return;
+    }
+    if (wantReplay && !scan.chunked && scan.contentLength <= MAX_REPLAY_BODY) {
+      const chunks: Buffer[] = [];
+      ex.req.on('data', (c: Buffer) => chunks.push(c));
+      ex.req.once('end', () => {
+        if (ex.done) return;
+        ex.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        this.#hashKey(ex);
+        stage(ex);
+      });
+      return;
+    }
+    ex.body = ex.req;
+    ex.replayable = false;
+    this.#hashKey(ex);
+    stage(ex);
+  }
+
+  #hashKey(ex: Exchange): void {
+    // Only consistent-hash clusters need a key; which cluster is known after the weighted pick, so
+    // the key is computed for every route whose first destination hashes (the common case).
+    const dest = ex.route?.destinations[0];
+    const lb = dest ? this.#gen!.clusters.get(dest.cluster)?.cluster.lb : undefined;
+    if (!lb || lb.type !== 'CONSISTENT_HASH') return;
+    if (lb.header) ex.hashKey = headerValue(ex.req.headers[lb.header]);
+    else if (lb.cookie) ex.hashKey = cookieValue(ex.req.headers.cookie, lb.cookie);
+    else if (lb.sourceIp) ex.hashKey = ex.req.socket.remoteAddress;
+    else if (lb.queryParam) {
+      const q = (ex.req.url ?? '').indexOf('?');
+      ex.hashKey = q < 0 ? undefined : (new URLSearchParams((ex.req.url ?? '').slice(q + 1)).get(lb.queryParam) ?? undefined);
+    }
+  }
+
+  // ---- admin, stats, health ----
+
+  #onAdmin(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const gen = this.#gen;
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    switch (url.pathname) {
+      case '/config_dump':
+        return send(200, JSON.stringify(gen?.snapshot ?? null, null, 2) + '\n', 'application/json');
+      case '/clusters': {
+        const list = [...(gen?.clusters.values() ?? [])].map((c) => ({
+          name: c.cluster.name,
+          active: c.active,
+          limit: Number.isFinite(c.limit) ? c.limit : null,
+          lb: c.cluster.lb.type,
+          endpoints: c.endpoints.map((e) => ({
+            address: e.origin,
+            health: e.ejectedUntil ? 'ejected' : 'healthy',
+            ejectedForMs: e.ejectedUntil ? Math.max(0, e.ejectedUntil - Date.now()) : 0,
+            ejections: e.ejections,
+            active: e.active,
+            consecutive5xx: e.consecutive5xx,
+          })),
+        }));
+        if (url.searchParams.get('format') === 'json') return send(200, JSON.stringify(list, null, 2) + '\n', 'application/json');
+        const lines = list.flatMap((c) => c.endpoints.map((e) => `${c.name}::${e.address.replace('http://', '')}::health_flags::${e.health === 'ejected' ? '/failed_outlier_check' : 'healthy'}::rq_active::${e.active}::ejections::${e.ejections}`));
+        return send(200, lines.join('\n') + '\n');
+      }
+      case '/stats': {
+        const t = this.#metrics.totals();
+        const lines = [
+          `meshctl.config_version: ${gen?.snapshot.version ?? ''}`,
+          `meshctl.reloads: ${this.reloads}`,
+          `meshctl.requests_active: ${this.#inflight}`,
+          `meshctl.requests_total: ${t.requests}`,
+          ...Object.entries(t.byFlag).map(([f, n]) => `meshctl.response_flags.${f}: ${n}`),
+          `server.state: ${this.draining ? 'DRAINING' : 'LIVE'}`,
+        ];
+        return send(200, lines.join('\n') + '\n');
+      }
+      case '/stats/prometheus':
+        return send(200, this.#metrics.render(), 'text/plain; version=0.0.4');
+      case '/ready':
+        return send(this.draining || !gen ? 503 : 200, this.draining ? 'DRAINING\n' : 'LIVE\n');
+      case '/drain':
+      case '/drain_listeners':
+        if (req.method !== 'POST') return send(405, 'use POST\n');
+        this.startDrain();
+        return send(200, 'OK\n');
+      default:
+        return send(404, 'admin: /config_dump /clusters /stats /stats/prometheus /ready /drain (POST)\n');
+    }
+  }
+
+  #onStats(req: IncomingMessage, res: ServerResponse): void {
+    if ((req.url ?? '').split('?')[0] !== '/stats/prometheus') {
+      res.writeHead(404).end('only /stats/prometheus here\n');
+      return;
+    }
+    const body = this.#metrics.render();
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  #onHealth(req: IncomingMessage, res: ServerResponse): void {
+    if ((req.url ?? '').split('?')[0] !== '/healthz/ready') {
+      res.writeHead(404).end('only /healthz/ready here\n');
+      return;
+    }
+    const ok = !!this.#gen && !this.draining;
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'draining\n');
+  }
+
+  /** Stop accepting on the traffic listeners; responses from now on say `connection: close`. */
+  startDrain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.#outbound.close();
+    this.#inbound.close();
+    this.#outbound.closeIdleConnections();
+    this.#inbound.closeIdleConnections();
+  }
+
+  /** Drains, waits up to `graceMs` for requests in flight, then closes everything. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.startDrain();
+    if (this.#inflight > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, graceMs);
+        this.#drained = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    for (const s of this.#servers) {
+      s.close();
+      s.closeAllConnections();
+    }
+    for (const c of this.#gen?.clusters.values() ?? []) c.stop();
+    await this.#pools.closeAll();
+  }
+}
+
+interface HeaderScan {
+  authority: string;
+  contentLength: number;
+  chunked: boolean;
+  hasRequestId: boolean;
+}
+
+/**
+ * One pass over the raw request headers: copies them to `out` minus hop-by-hop ones and picks up what
+ * routing needs. Only names of a length that could matter are lower-cased.
+ */
+function scanHeaders(raw: string[], out: string[]): HeaderScan {
+  let authority = '';
+  let contentLength = -1;
+  let chunked = false;
+  let hasRequestId = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const n = name.length;
+    if (isHopByHopRaw(name)) {
+      if (n === 17) chunked = true; // transfer-encoding: node already rejected any value but chunked
+      continue;
+    }
+    if (n === 4 && authority === '' && name.toLowerCase() === 'host') authority = value;
+    else if (n === 14 && name.toLowerCase() === 'content-length') contentLength = Number(value);
+    else if (n === 12 && name.toLowerCase() === 'x-request-id') hasRequestId = true;
+    out.push(name, value);
+  }
+  return { authority, contentLength, chunked, hasRequestId };
+}
+
+function rewritePath(url: string, cr: CompiledRoute, matchedPrefix: string | undefined): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const query = q < 0 ? '' : url.slice(q);
+  const rw = cr.route.rewrite!;
+  if (cr.rewriteRegex) return path.replace(cr.rewriteRegex, cr.rewriteRegexReplacement) + query;
+  // Envoy's prefix_rewrite: the matched prefix (or exact path) is replaced; without one, the leading "/".
+  const prefix = matchedPrefix !== undefined && path.startsWith(matchedPrefix) ? matchedPrefix : '/';
+  return rw.uri + path.slice(prefix.length) + query;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
