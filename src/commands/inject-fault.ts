@@ -39,6 +39,7 @@ export const injectFaultCommand = defineCommand({
       const vss = await store.list('VirtualService', ctx.globals.allNamespaces ? undefined : await ctx.namespace());
       const { listFaults } = await import('../core/traffic/fault.js');
       const rows = listFaults(vss, ctx.now()).filter((r) => service === undefined || r.hosts.some((h) => h.split('.')[0] === service));
+      if (rows.length === 0) return { data: rows, text: `no faults in ${ctx.globals.allNamespaces ? 'any namespace' : `namespace "${await ctx.namespace()}"`}` };
       return {
         data: rows,
         table: {

@@ -1,0 +1,140 @@
+/**
+ * The traffic commands against a real API server: each changes exactly the objects it should
+ * (compared by resourceVersion over every VirtualService and DestinationRule in the namespace),
+ * --dry-run changes nothing, and racing writers lose no write.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { kindInfo } from '../../src/api/kinds.js';
+import type { Resource } from '../../src/api/resource.js';
+import { KubeStore } from '../../src/store/kube-store.js';
+import { adminKubeconfig, freshNamespace, kubeEnv } from '../helpers/cluster.js';
+import { meshctl } from '../helpers/run-meshctl.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+function docs(file: string, ns: string): Resource[] {
+  return parseAllDocuments(readFileSync(join(ROOT, file), 'utf8'))
+    .map((d) => d.toJS() as Resource | null)
+    .filter((r): r is Resource => !!r?.kind && kindInfo(r.kind) !== undefined)
+    .map((r) => ({ ...r, metadata: { ...r.metadata, namespace: ns } }));
+}
+
+let store: KubeStore;
+beforeAll(async () => {
+  store = await KubeStore.fromKubeconfig({ kubeconfig: adminKubeconfig(), env: {} });
+});
+afterAll(async () => {
+  await store?.close();
+});
+
+/** A namespace holding Bookinfo's Services and Deployments plus the given networking files. */
+async function bookinfo(prefix: string, ...networking: string[]): Promise<string> {
+  const ns = await freshNamespace(prefix);
+  const objects = [
+    ...docs('samples/bookinfo/bookinfo.yaml', ns).filter((r) => r.kind === 'Service' || r.kind === 'Deployment'),
+    ...networking.flatMap((n) => docs(`samples/bookinfo/networking/${n}.yaml`, ns)),
+  ];
+  for (const r of objects) await store.apply(r);
+  return ns;
+}
+
+/** kind/name -> resourceVersion of every VirtualService and DestinationRule in the namespace. */
+async function versions(ns: string): Promise<Record<string, string | undefined>> {
+  const out: Record<string, string | undefined> = {};
+  for (const kind of ['VirtualService', 'DestinationRule']) {
+    for (const r of await store.list(kind, ns)) out[`${kind}/${r.metadata.name}`] = r.metadata.resourceVersion;
+  }
+  return out;
+}
+
+function changed(before: Record<string, string | undefined>, after: Record<string, string | undefined>): string[] {
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => before[k] !== after[k]).sort();
+}
+
+type Http = { name?: string; match?: unknown; route: { destination: { subset?: string }; weight?: number }[]; mirror?: unknown; timeout?: string }[];
+async function http(ns: string, name: string): Promise<Http> {
+  const vs = await store.get({ kind: 'VirtualService', namespace: ns, name });
+  return (vs?.spec as { http: Http }).http;
+}
+
+const run = (args: string[], ns: string) => meshctl([...args, '-n', ns], { env: kubeEnv() });
+
+describe('traffic commands on a real API server', () => {
+  it('canary shift changes only the service\'s VirtualService; --dry-run changes nothing', async () => {
+    const ns = await bookinfo('traffic-shift', 'destination-rule-all', 'virtual-service-all-v1');
+    const v0 = await versions(ns);
+    const dry = await run(['canary', 'shift', 'reviews', '10%', '--to', 'v2', '--dry-run'], ns);
+    expect(dry.exitCode).toBe(0);
+    expect(dry.stdout).toContain('dry run: nothing written');
+    expect(changed(v0, await versions(ns))).toEqual([]);
+
+    const r = await run(['canary', 'shift', 'reviews', '10%', '--to', 'v2'], ns);
+    expect(r.stderr).not.toContain('Error');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('reviews: v1 90% / v2 10% (was v1 100%)');
+    // Deployments here have no status (no controllers run), which the command says.
+    expect(r.stderr).toContain('report no status yet');
+    const v1 = await versions(ns);
+    expect(changed(v0, v1)).toEqual(['VirtualService/reviews']);
+    const routes = await http(ns, 'reviews');
+    expect(routes[routes.length - 1]?.route.map((d) => [d.destination.subset, d.weight])).toEqual([['v1', 90], ['v2', 10]]);
+
+    const bad = await run(['canary', 'shift', 'reviews', '110%'], ns);
+    expect(bad.exitCode).toBe(64);
+    const undefinedSubset = await run(['canary', 'shift', 'reviews', '10', '--to', 'v7'], ns);
+    expect(undefinedSubset.exitCode).toBe(65);
+    expect(changed(v1, await versions(ns))).toEqual([]);
+
+    expect((await run(['canary', 'promote', 'reviews'], ns)).exitCode).toBe(0);
+    const promoted = await http(ns, 'reviews');
+    expect(promoted[promoted.length - 1]?.route.map((d) => d.destination.subset)).toEqual(['v2']);
+  });
+
+  it('canary shift creates the VirtualService and DestinationRule when none exist', async () => {
+    const ns = await bookinfo('traffic-create');
+    const r = await run(['canary', 'shift', 'reviews', '25', '--to', 'v3', '--from', 'v1'], ns);
+    expect(r.exitCode).toBe(0);
+    expect(changed({}, await versions(ns))).toEqual(['DestinationRule/reviews', 'VirtualService/reviews']);
+    const dr = await store.get({ kind: 'DestinationRule', namespace: ns, name: 'reviews' });
+    expect((dr?.spec as { subsets: { name: string }[] }).subsets.map((s) => s.name)).toEqual(['v1', 'v2', 'v3']);
+  });
+
+  it('inject fault, route header, route mirror and resilience set change exactly their objects', async () => {
+    const ns = await bookinfo('traffic-misc', 'destination-rule-all', 'virtual-service-all-v1');
+    let v = await versions(ns);
+    const step = async (args: string[], expected: string[]) => {
+      const r = await run(args, ns);
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      const next = await versions(ns);
+      expect(changed(v, next), args.join(' ')).toEqual(expected);
+      v = next;
+    };
+    await step(['inject', 'fault', 'ratings', '--abort', '503', '--percent', '50', '--duration', '10m', '--dry-run'], []);
+    await step(['inject', 'fault', 'ratings', '--abort', '503', '--percent', '50', '--duration', '10m'], ['VirtualService/ratings']);
+    await step(['route', 'header', 'reviews', '--header', 'end-user=jason', '--to', 'v2'], ['VirtualService/reviews']);
+    await step(['route', 'mirror', 'reviews', '--to', 'v3', '--percent', '10', '--dry-run'], []);
+    await step(['route', 'mirror', 'reviews', '--to', 'v3', '--percent', '10'], ['VirtualService/reviews']);
+    await step(['resilience', 'set', 'details', '--max-connections', '10'], ['DestinationRule/details']);
+    await step(['resilience', 'set', 'details', '--timeout', '2s', '--retries', '2'], ['VirtualService/details']);
+    await step(['inject', 'fault', 'ratings', '--clear'], ['VirtualService/ratings']);
+    const list = await run(['inject', 'fault', '--list'], ns);
+    expect(list.stdout).toBe(`no faults in namespace "${ns}"\n`);
+  });
+
+  it('concurrent canary shift and header routes on one service lose no write', async () => {
+    const ns = await bookinfo('traffic-race', 'destination-rule-all', 'virtual-service-all-v1');
+    const users = ['ann', 'bob', 'cai', 'dee'];
+    const results = await Promise.all([
+      run(['canary', 'shift', 'reviews', '20', '--to', 'v2'], ns),
+      ...users.map((u) => run(['route', 'header', 'reviews', '--header', `end-user=${u}`, '--to', 'v3'], ns)),
+    ]);
+    expect(results.map((r) => r.exitCode)).toEqual(results.map(() => 0));
+    const routes = await http(ns, 'reviews');
+    const matched = routes.flatMap((r) => JSON.stringify(r.match ?? '').match(/"exact":"(\w+)"/)?.slice(1) ?? []);
+    expect(matched.sort()).toEqual(users);
+    expect(routes[routes.length - 1]?.route.map((d) => [d.destination.subset, d.weight])).toEqual([['v1', 80], ['v2', 20]]);
+  });
+});
