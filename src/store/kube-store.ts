@@ -83,7 +83,9 @@ export class KubeStore implements ConfigStore {
    * file or context (and the contexts that exist) when that cannot work.
    */
   static async fromKubeconfig(opts: KubeStoreOptions): Promise<KubeStore> {
-    const [k8s, undici] = await Promise.all([import('@kubernetes/client-node'), import('undici')]);
+    const [k8s, undiciModule] = await Promise.all([import('@kubernetes/client-node'), import('undici')]);
+    // undici is CommonJS: inside the esbuild bundle a dynamic import gives its exports on `default`.
+    const undici = typeof undiciModule.fetch === 'function' ? undiciModule : (undiciModule as unknown as { default: Undici }).default;
     const kc = loadKubeConfig(k8s, opts);
     return new KubeStore(k8s, undici, kc, opts);
   }
