@@ -245,7 +245,7 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
     origin = 'cluster';
   }
 
-  const result = analyze({ resources, origin, defaultNamespace }, ALL_ANALYZERS);
+  const result = await analyze({ resources, origin, defaultNamespace }, ALL_ANALYZERS);
   const report = buildReport(result, { suppressions, resources, defaultNamespace, failureThreshold, outputThreshold, baseline, namespaces });
   const format = ctx.globals.output;
   if (format === 'table') {

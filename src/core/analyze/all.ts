@@ -7,6 +7,7 @@ import { gatewayConflicts } from './analyzers/gateway-conflicts.js';
 import { gatewaySelector } from './analyzers/gateway-selector.js';
 import { peerAuthenticationConflicts } from './analyzers/peerauthentication-conflicts.js';
 import { regexes } from './analyzers/regex.js';
+import { schema } from './analyzers/schema.js';
 import { serviceEntryConflicts } from './analyzers/serviceentry-conflicts.js';
 import { sidecarSelectors } from './analyzers/sidecar-selectors.js';
 import { virtualServiceConflictingHosts } from './analyzers/virtualservice-conflicting-hosts.js';
@@ -37,6 +38,7 @@ export const ALL_ANALYZERS: readonly Analyzer[] = [
   virtualServiceGateways,
   virtualServiceMirror,
   regexes,
+  schema,
   virtualServiceRetries,
   virtualServiceUnreachableRules,
   virtualServiceWeights,

@@ -15,14 +15,14 @@ export interface AnalysisResult {
  * Runs analyzers over a snapshot. Pure: no I/O, no clock; the same snapshot gives the same messages
  * in the same order (sorted by file, line, column, code, resource) so CI diffs and baselines are stable.
  */
-export function analyze(snapshot: Snapshot, analyzers: readonly Analyzer[]): AnalysisResult {
+export async function analyze(snapshot: Snapshot, analyzers: readonly Analyzer[]): Promise<AnalysisResult> {
   const ctx = new AnalysisContext(snapshot);
   const messages: Message[] = [];
   const skipped: Skipped[] = [];
   const seen = new Set<string>();
   for (const analyzer of analyzers) {
     const skipReasons = new Set<string>();
-    analyzer.analyze(ctx, {
+    await analyzer.analyze(ctx, {
       report(code: string, on: InputResource, field: FieldPath | undefined, ...args: (string | number)[]) {
         if (!analyzer.codes.includes(code)) throw new Error(`analyzer ${analyzer.name} reported ${code}, which it does not declare`);
         const type = messageType(code);

@@ -79,5 +79,6 @@ export interface Analyzer {
   description: string;
   /** Kinds the analyzer reads; `meshctl cluster snapshot` lists exactly the union of these. */
   inputs: readonly string[];
-  analyze(ctx: AnalysisContext, report: Reporter): void;
+  /** May be async (schema validation compiles validators lazily); most analyzers are synchronous. */
+  analyze(ctx: AnalysisContext, report: Reporter): void | Promise<void>;
 }

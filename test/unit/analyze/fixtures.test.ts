@@ -22,10 +22,10 @@ describe('analyzer fixtures', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') && !f.startsWith('_'));
   test('corpus is not empty', () => expect(files.length).toBeGreaterThan(10));
   for (const f of files) {
-    test(f, () => {
+    test(f, async () => {
       const text = readFileSync(join(dir, f), 'utf8');
       const resources = loadSources([base, { file: f, text }]);
-      const { messages } = analyze({ resources, origin: 'files', defaultNamespace: 'default' }, ALL_ANALYZERS);
+      const { messages } = await analyze({ resources, origin: 'files', defaultNamespace: 'default' }, ALL_ANALYZERS);
       const got = messages.map((m) => `${m.code} ${m.resource.kind}/${m.resource.name}${m.field ? ' ' + m.field : ''}`).sort();
       expect(got).toEqual(expectations(text).sort());
       for (const m of messages) expect(m.origin?.line, `${m.code} has a source line`).toBeGreaterThan(0);

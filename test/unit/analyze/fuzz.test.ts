@@ -56,7 +56,7 @@ function mutate(r: () => number, text: string): string {
   return Array.from({ length: 1 + Math.floor(r() * 6) }, () => stringify(randomResource(r))).join('---\n');
 }
 
-test('random and truncated YAML never crashes analysis or output (only InputError)', () => {
+test('random and truncated YAML never crashes analysis or output (only InputError)', async () => {
   const r = rng(20261122);
   let parsed = 0;
   let rejected = 0;
@@ -65,7 +65,7 @@ test('random and truncated YAML never crashes analysis or output (only InputErro
     const text = mutate(r, base);
     try {
       const resources = loadSources([{ file: `fuzz-${i}.yaml`, text }]);
-      const result = analyze({ resources, origin: r() < 0.5 ? 'files' : 'cluster', defaultNamespace: 'default' }, ALL_ANALYZERS);
+      const result = await analyze({ resources, origin: r() < 0.5 ? 'files' : 'cluster', defaultNamespace: 'default' }, ALL_ANALYZERS);
       const report = buildReport(result, { suppressions: [], resources, defaultNamespace: 'default', failureThreshold: 'Error', outputThreshold: 'Info' });
       formatHuman(report, true);
       JSON.parse(formatSarif(report, 'test'));

@@ -19,7 +19,6 @@ export const durationsAndPercentages: Analyzer = {
         walk(specOf(r.resource), ['spec'], (key, value, path) => {
           if (typeof key !== 'string') return;
           const where = path.slice(1).map(String).join('.');
-          if (DURATION_KEYS.has(key) && typeof value === 'number') report.report('MSH0202', r, path, value, where, 'must be a string with a unit, such as "10s"');
           if (DURATION_KEYS.has(key) && typeof value === 'string') {
             const d = parseDuration(value);
             if ('error' in d) report.report('MSH0202', r, path, value, where, d.error);
