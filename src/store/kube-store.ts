@@ -279,7 +279,8 @@ export class KubeStore implements ConfigStore {
   }
 }
 
-export function loadKubeConfig(k8s: ClientNode, opts: KubeStoreOptions): K8s.KubeConfig {
+export /** Shared with src/store/kube-apply.ts (install), so both read kubeconfigs and fail the same way. */
+export function loadKubeConfig(k8s: ClientNode, opts: Pick<KubeStoreOptions, 'kubeconfig' | 'context' | 'env'>): K8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   const given = opts.kubeconfig ?? opts.env.KUBECONFIG;
   const files = given ? given.split(':').filter(Boolean) : [join(opts.env.HOME ?? homedir(), '.kube', 'config')];
