@@ -279,7 +279,7 @@ export class KubeStore implements ConfigStore {
   }
 }
 
-export /** Shared with src/store/kube-apply.ts (install), so both read kubeconfigs and fail the same way. */
+/** Shared with src/store/kube-apply.ts (install), so both read kubeconfigs and fail the same way. */
 export function loadKubeConfig(k8s: ClientNode, opts: Pick<KubeStoreOptions, 'kubeconfig' | 'context' | 'env'>): K8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   const given = opts.kubeconfig ?? opts.env.KUBECONFIG;
