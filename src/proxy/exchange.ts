@@ -435,7 +435,9 @@ function afterDelay(ex: Exchange, next: Stage): void {
   if (!ex.done) next(ex);
 }
 
+// undici tells the handler API apart by onRequestStart, so it must be present even if empty.
 const NOOP_HANDLER: Dispatcher.DispatchHandler = {
+  onRequestStart() {},
   onResponseStart() {},
   onResponseData() {},
   onResponseEnd() {},

@@ -504,7 +504,7 @@ function compileHttpRoutes(vs: VsModel, http: Obj[], svc: ServiceModel, port: nu
       return true;
     });
     if (rawMatches.length && !kept.length) return; // every match excluded for this proxy/port
-    let match: RouteMatch[] = [];
+    let match: RouteMatch[];
     try {
       match = kept.map(compileMatch);
     } catch (e) {
