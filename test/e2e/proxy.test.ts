@@ -1,0 +1,126 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+// Spawns the built binary: run `node scripts/build.mjs` first (npm test does).
+const bin = fileURLToPath(new URL('../../bin/meshctl', import.meta.url));
+
+let dir: string;
+let v1: Server, v2: Server;
+let proc: ChildProcess;
+const lines: string[] = [];
+
+function serve(name: string): Promise<Server> {
+  const s = createServer((q, r) => r.end(`${name} ${q.url}`));
+  return new Promise((res) => s.listen(0, '127.0.0.1', () => res(s)));
+}
+const portOf = (s: Server) => (s.address() as AddressInfo).port;
+
+function get(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+async function waitFor(pred: (l: string) => boolean, ms = 10_000): Promise<string> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const l = lines.find(pred);
+    if (l) return l;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out; output so far:\n${lines.join('\n')}`);
+}
+
+const mesh = (weightV2: number) => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews.local]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  workloadSelector: {labels: {app: reviews}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: reviews-v1, namespace: default}
+spec: {address: 127.0.0.1, ports: {http: ${portOf(v1)}}, labels: {app: reviews, version: v1}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: reviews-v2, namespace: default}
+spec: {address: 127.0.0.1, ports: {http: ${portOf(v2)}}, labels: {app: reviews, version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews.local
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews.local]
+  http:
+  - route:
+    - {destination: {host: reviews.local, subset: v1}, weight: ${100 - weightV2}}
+    - {destination: {host: reviews.local, subset: v2}, weight: ${weightV2}}
+`;
+
+beforeAll(async () => {
+  [v1, v2] = await Promise.all([serve('v1'), serve('v2')]);
+  dir = mkdtempSync(join(tmpdir(), 'meshctl-proxy-e2e-'));
+  writeFileSync(join(dir, 'mesh.yaml'), mesh(0));
+  proc = spawn(process.execPath, [bin, 'proxy', '--config', dir, '--workload', 'e2e', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [proc.stdout!, proc.stderr!]) {
+    let buf = '';
+    stream.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const parts = buf.split('\n');
+      buf = parts.pop() ?? '';
+      lines.push(...parts);
+    });
+  }
+});
+
+afterAll(() => {
+  proc.kill('SIGKILL');
+  v1.close();
+  v2.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it('serves the mesh in --config DIR, reloads on edit, and drains on SIGTERM', async () => {
+  const ready = JSON.parse(await waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; admin: number; health: number }; version: string };
+  expect(ready.ports.outbound).toBeGreaterThan(0);
+  expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v1 /r');
+  expect((await get(ready.ports.health, 'x', '/healthz/ready')).status).toBe(200);
+
+  writeFileSync(join(dir, 'mesh.yaml'), mesh(100));
+  const reload = JSON.parse(await waitFor((l) => l.includes('"event":"reload"'))) as { version: string };
+  expect(reload.version).not.toBe(ready.version);
+  expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v2 /r');
+  const dump = JSON.parse((await get(ready.ports.admin, 'admin', '/config_dump')).body) as { version: string };
+  expect(dump.version).toBe(reload.version);
+
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  proc.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  expect(lines.some((l) => l.includes('"event":"stopped"'))).toBe(true);
+});
