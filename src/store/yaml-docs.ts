@@ -1,4 +1,4 @@
-import { Composer, Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Node, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { Composer, Document, isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Node, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { InputError } from '../core/errors.js';
 
 /**
@@ -103,6 +103,14 @@ export type DocEdit =
   | { op: 'update'; docIndex: number; itemIndex?: number; value: Record<string, unknown> }
   | { op: 'delete'; docIndex: number; itemIndex?: number };
 
+/** Counts kept by renderEdited, for tests: how often the careful edit had to be given up. */
+export interface RenderStats {
+  /** Edited documents re-rendered whole (comments kept, layout not) because the in-place edit did not read back right. */
+  rerendered: number;
+  /** Edited documents written from their plain value (their comments lost) because even that failed. */
+  plain: number;
+}
+
 /**
  * Applies edits to the file's Documents (which it mutates) and returns the new file text.
  * Untouched documents keep their exact source text. Inside a touched document only what changed is
@@ -111,60 +119,103 @@ export type DocEdit =
  * layout elsewhere in the document survive too. Only when that is impossible (the document's top
  * node changed type, anchors) is the whole document re-rendered from its edited node tree, which
  * still carries its comments. `append` adds new documents at the end.
+ *
+ * The result is parsed again and checked against the intended values: text splicing and the yaml
+ * package's comment placement have corner cases, and a store must never write something that reads
+ * back different. A document that fails the check is written from its plain value instead.
  */
-export function renderEdited(file: YamlFile, edits: DocEdit[], append: Record<string, unknown>[] = []): string {
+export function renderEdited(file: YamlFile, edits: DocEdit[], append: Record<string, unknown>[] = [], stats?: RenderStats): string {
   const ctx: EditContext = { file, changes: new Map(), indentSeq: !NON_INDENTED_SEQ.test(file.text) };
+  const expected: unknown[] = file.docs.map((d) => d.toJS({ maxAliasCount: 1000 }) as unknown);
   const rerender = new Set<number>();
   const removed = new Set<number>();
   for (const edit of edits) {
     const doc = file.docs[edit.docIndex];
     if (!doc) throw new Error(`no document ${edit.docIndex} in ${file.path}`);
+    rerender.delete(edit.docIndex);
     if (edit.itemIndex === undefined) {
       if (edit.op === 'delete') {
         removed.add(edit.docIndex);
         continue;
       }
+      expected[edit.docIndex] = edit.value;
       const r = updateIn(ctx, edit.docIndex, doc.contents, edit.value);
       doc.contents = r.node as Document.Parsed['contents'];
       if (r.dirty) rerender.add(edit.docIndex);
       continue;
     }
     const items = isMap(doc.contents) ? doc.contents.get('items', true) : undefined;
-    if (!isSeq(items) || edit.itemIndex >= items.items.length) throw new Error(`no item ${edit.itemIndex} in document ${edit.docIndex} of ${file.path}`);
+    const expectedItems = (expected[edit.docIndex] as { items?: unknown[] } | undefined)?.items;
+    if (!isSeq(items) || !expectedItems || edit.itemIndex >= items.items.length) {
+      throw new Error(`no item ${edit.itemIndex} in document ${edit.docIndex} of ${file.path}`);
+    }
     if (edit.op === 'update') {
+      expectedItems[edit.itemIndex] = edit.value;
       const r = updateIn(ctx, edit.docIndex, items.items[edit.itemIndex], edit.value);
       items.items[edit.itemIndex] = r.node;
       if (r.dirty && !renderInPlace(ctx, edit.docIndex, items)) rerender.add(edit.docIndex);
     } else {
       // Deleting shifts later indexes: callers give at most one edit per List document.
+      expectedItems.splice(edit.itemIndex, 1);
       items.items.splice(edit.itemIndex, 1);
       if (items.items.length === 0) removed.add(edit.docIndex);
       else if (!renderInPlace(ctx, edit.docIndex, items)) rerender.add(edit.docIndex);
     }
   }
 
-  let out = '';
   const n = file.docs.length;
   const spliceable = file.segmentStarts.length === n;
-  for (let i = 0; i < n; i++) {
-    if (removed.has(i)) continue;
-    const doc = file.docs[i] as Document.Parsed;
-    let piece: string;
-    if (spliceable && !rerender.has(i)) {
-      const start = file.segmentStarts[i] ?? 0;
-      const end = i + 1 < n ? (file.segmentStarts[i + 1] ?? file.text.length) : file.text.length;
-      piece = file.text.slice(start, end);
-      // Right to left, so earlier offsets stay valid; changes never overlap (see dropWithin).
-      for (const c of [...(ctx.changes.get(i) ?? [])].sort((a, b) => b.start - a.start)) {
-        piece = piece.slice(0, c.start - start) + c.text + piece.slice(c.end - start);
+  const touched = new Set(edits.map((e) => e.docIndex));
+  // Three ways to write an edited document, most faithful first; see the check below.
+  let mode: 'in-place' | 'rerender' | 'plain' = 'in-place';
+  const assemble = (): string => {
+    let out = '';
+    for (let i = 0; i < n; i++) {
+      if (removed.has(i)) continue;
+      const doc = file.docs[i] as Document.Parsed;
+      const edited = touched.has(i);
+      let piece: string;
+      if (edited && mode === 'plain') {
+        piece = new Document(expected[i]).toString({ indentSeq: ctx.indentSeq });
+      } else if (spliceable && !(edited && (mode === 'rerender' || rerender.has(i)))) {
+        const start = file.segmentStarts[i] ?? 0;
+        const end = i + 1 < n ? (file.segmentStarts[i + 1] ?? file.text.length) : file.text.length;
+        piece = file.text.slice(start, end);
+        // Right to left, so earlier offsets stay valid; renderInPlace keeps changes from nesting.
+        for (const c of [...(ctx.changes.get(i) ?? [])].sort((a, b) => b.start - a.start)) {
+          piece = piece.slice(0, c.start - start) + c.text + piece.slice(c.end - start);
+        }
+      } else {
+        piece = doc.toString({ indentSeq: ctx.indentSeq });
       }
-    } else {
-      piece = doc.toString({ indentSeq: ctx.indentSeq });
+      out = joinDocs(out, piece);
     }
-    out = joinDocs(out, piece);
-  }
-  for (const value of append) out = joinDocs(out, new Document(value).toString({ indentSeq: ctx.indentSeq }));
+    for (const value of append) out = joinDocs(out, new Document(value).toString({ indentSeq: ctx.indentSeq }));
+    return out;
+  };
+  const want = [...expected.filter((_, i) => !removed.has(i)), ...append];
+  let out = assemble();
+  if (mismatches(out, want).length === 0) return out;
+  // Which documents are wrong does not map back reliably when a boundary broke, so every edited
+  // document steps down together; untouched ones keep their text throughout.
+  mode = 'rerender';
+  if (stats) stats.rerendered += touched.size;
+  out = assemble();
+  if (mismatches(out, want).length === 0) return out;
+  mode = 'plain';
+  if (stats) stats.plain += touched.size;
+  out = assemble();
+  const bad = mismatches(out, want);
+  if (bad.length > 0) throw new Error(`internal error: cannot write ${file.path} so that it reads back as intended (documents ${bad.join(', ')})`);
   return out;
+}
+
+/** Indexes of documents in `text` that do not read back as `want` (or all, when the count differs). */
+function mismatches(text: string, want: unknown[]): number[] {
+  const docs = new Composer().compose(new Parser().parse(text));
+  const got = [...docs];
+  if (got.length !== want.length || got.some((d) => d.errors.length > 0)) return want.map((_, i) => i);
+  return got.flatMap((d, i) => (canonicalJson(d.toJS({ maxAliasCount: 1000 })) === canonicalJson(want[i]) ? [] : [i]));
 }
 
 // `key:` followed by `- item` at the same column: the file writes sequences unindented (kubectl's
@@ -230,6 +281,15 @@ export function updateNode(doc: Document, node: unknown, value: unknown, hooks?:
       const r = updateNode(doc, pair.value, wanted.get(k), hooks);
       pair.value = r.node as typeof pair.value;
       changed ||= r.dirty;
+      if (isCollection(r.node) && r.node.items.length === 0 && (r.node.commentBefore || r.node.comment || !r.node.flow)) {
+        // The yaml package writes an empty block collection, or a comment before one, on a line of
+        // its own where it does not parse back: keep it on the key's line, comment above the key.
+        if (r.node.commentBefore && isScalar(pair.key)) {
+          pair.key.commentBefore = [pair.key.commentBefore, r.node.commentBefore].filter(Boolean).join('\n');
+          r.node.commentBefore = null;
+        }
+        r.node.flow = true;
+      }
     }
     for (const [k, v] of wanted) {
       if (present.has(k)) continue;
@@ -277,6 +337,8 @@ export function updateNode(doc: Document, node: unknown, value: unknown, hooks?:
 function renderInPlace(ctx: EditContext, docIndex: number, node: YAMLMap | YAMLSeq): boolean {
   const range = node.range;
   if (!range || node.anchor || node.tag) return false;
+  // An emptied block collection is written `[]` / `{}`, which must stand on its key's line.
+  if (!node.flow && node.items.length === 0) return false;
   const text = ctx.file.text;
   const flow = node.flow === true;
   const saved = { commentBefore: node.commentBefore, spaceBefore: node.spaceBefore, comment: node.comment };
