@@ -1,0 +1,302 @@
+import type { KindInfo } from '../api/kinds.js';
+import type { Resource } from '../api/resource.js';
+import type { Context } from '../context.js';
+import { ClusterError, ForbiddenError, isMeshctlError, UsageError } from '../core/errors.js';
+import type { PlanEntry } from '../manifests/plan.js';
+import type { KubeApplier } from '../store/kube-apply.js';
+import { RENDER_OPTIONS, renderFlags, type Rendered } from './manifest-inputs.js';
+import { defineCommand } from './spec.js';
+
+/** The oldest Kubernetes whose API server takes the vendored CRDs (CEL validation rules on by default). */
+export const MIN_KUBE_MINOR = 27;
+
+export const installCommand = defineCommand({
+  path: 'install',
+  summary: 'Install or upgrade the meshctl control plane (or lay out a local mesh with --local DIR)',
+  description:
+    'Pre-checks first (API server reachable, Kubernetes version, your permissions for every object,\n' +
+    'an existing Istio or meshctl install), then server-side apply in dependency order: namespace,\n' +
+    'CRDs (waiting until Established), RBAC, config, workloads, webhook. Re-running with the same\n' +
+    'inputs changes nothing and says so; with changed inputs it shows the diff and prunes what the\n' +
+    'new render no longer has. CRDs that existed before (an Istio install) are adopted, never deleted.',
+  options: [
+    ...RENDER_OPTIONS,
+    { flags: '--dry-run', description: 'show what would change (server-side dry run) and change nothing' },
+    { flags: '--wait', description: 'wait until the controller Deployment is ready' },
+    { flags: '--timeout <duration>', description: 'how long to wait for CRDs and, with --wait, the controller (e.g. 90s, 5m)', default: '5m' },
+    { flags: '-y, --yes', description: 'do not ask (on a terminal) before changing or pruning an existing install' },
+  ],
+  examples: [
+    'meshctl install',
+    'meshctl install --profile demo --set meshConfig.accessLog.enabled=true',
+    'meshctl install --dry-run -f values.yaml',
+    'meshctl install --wait --timeout 3m',
+    'meshctl install --local ./mesh',
+  ],
+  async run(ctx, _args, opts) {
+    const { renderFromFlags } = await import('./manifest-inputs.js');
+    const rendered = await renderFromFlags(ctx, renderFlags(opts));
+    const timeoutMs = parseDuration(String(opts.timeout ?? '5m'));
+    if (ctx.globals.local) {
+      return installLocal(ctx, rendered);
+    }
+    const kube = await openApplier(ctx);
+    try {
+      return await installCluster(ctx, kube, rendered, { dryRun: Boolean(opts.dryRun), wait: Boolean(opts.wait), timeoutMs, yes: Boolean(opts.yes) });
+    } finally {
+      await kube.close();
+    }
+  },
+});
+
+export async function openApplier(ctx: Context): Promise<KubeApplier> {
+  const { KubeApplier } = await import('../store/kube-apply.js');
+  return KubeApplier.open({ kubeconfig: ctx.globals.kubeconfig, context: ctx.globals.context, env: ctx.env });
+}
+
+/** `90s`, `5m`, `1h`, `500ms`, or plain seconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`--timeout "${text}" is not a duration`, 'use e.g. 90s, 5m or 1h');
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
+}
+
+/** Progress for people, on stderr; a plain line per step (ink's live view is for terminals). */
+export interface Progress {
+  step(line: string): void;
+}
+
+export function plainProgress(ctx: Context): Progress {
+  return { step: (line) => ctx.info(line) };
+}
+
+interface InstallOptions {
+  dryRun: boolean;
+  yes?: boolean;
+  wait: boolean;
+  timeoutMs: number;
+}
+
+export async function installCluster(ctx: Context, kube: KubeApplier, rendered: Rendered, opts: InstallOptions): Promise<{ data: unknown; text: string }> {
+  const progress = plainProgress(ctx);
+  const { KIND_ORDER, NAMESPACE, CONTROLLER, INSTALL_SELECTOR } = await import('../manifests/render.js');
+  const plan = await import('../manifests/plan.js');
+  const { lineDiff } = await import('../manifests/diff.js');
+  const { toYaml } = await import('../ui/present.js');
+  const { installKindInfo, crdEstablished, deploymentReady } = await import('../store/kube-apply.js');
+
+  // 1. Pre-checks: nothing is written until all of them pass.
+  const version = await checkServerVersion(kube);
+  progress.step(`API server ${kube.server} (context "${kube.context}") is Kubernetes ${version}`);
+  await checkAccess(kube, accessChecksFor(rendered.resources, installKindInfo), 'install');
+  const existing = await detectExisting(kube, rendered.version);
+  const ns = await kube.get({ kind: 'Namespace', name: NAMESPACE });
+  if (ns?.metadata.deletionTimestamp) {
+    throw new ClusterError(`namespace "${NAMESPACE}" is being deleted (an uninstall is finishing)`, 'wait until it is gone, then install again', undefined, 'E_TERMINATING');
+  }
+  for (const line of existing.notes) progress.step(line);
+
+  // 2. Plan: a server-side dry run of every object tells what would change, field by field.
+  const entries: PlanEntry[] = [];
+  for (const r of rendered.resources) {
+    const ref = { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
+    const current = await kube.get(ref);
+    const desired = plan.withAdoption(r, current);
+    let dry: Resource | undefined;
+    let unvalidated: string | undefined;
+    try {
+      dry = await kube.apply(desired, { dryRun: true });
+    } catch (err) {
+      // The namespace or the CRD this object needs is created by this same install: it cannot be
+      // dry-run yet, and the real apply (after its dependency) will validate it.
+      if (!current && isMeshctlError(err) && (err.code === 'E_NOT_FOUND' || err.code === 'E_KIND_NOT_INSTALLED')) unvalidated = 'its namespace or CRD does not exist yet';
+      else throw err;
+    }
+    if (!current) entries.push({ action: 'create', ref, desired, ...(unvalidated ? { unvalidated } : {}) });
+    else if (dry && plan.sameObject(current, dry)) entries.push({ action: 'unchanged', ref, desired });
+    else entries.push({ action: 'update', ref, desired, diff: dry ? lineDiff(await toYaml(plan.normalize(current)), await toYaml(plan.normalize(dry))) : '' });
+  }
+  const installed = await listInstalled(kube, KIND_ORDER, NAMESPACE, INSTALL_SELECTOR, installKindInfo);
+  for (const r of plan.pruneCandidates(installed, rendered.resources)) {
+    entries.push({ action: 'prune', ref: { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name } });
+  }
+  const prunes = entries.filter((e) => e.action === 'prune');
+  await checkAccess(
+    kube,
+    prunes.map((e) => ({ verb: 'delete', info: installKindInfo(e.ref.kind), namespace: e.ref.namespace, name: e.ref.name })),
+    'prune',
+  );
+
+  const counts = plan.summarize(entries);
+  const what = `meshctl ${rendered.version} (profile ${rendered.profile})`;
+  const planText = formatPlan(entries, plan.describeRef);
+  const data = { profile: rendered.profile, version: rendered.version, dryRun: opts.dryRun, counts, changes: entries.filter((e) => e.action !== 'unchanged').map(({ action, ref, diff, unvalidated }) => ({ action, ...ref, ...(diff ? { diff } : {}), ...(unvalidated ? { unvalidated } : {}) })) };
+
+  if (counts.create + counts.update + counts.prune === 0) {
+    if (opts.wait) await waitDeployment(kube, NAMESPACE, CONTROLLER, opts.timeoutMs, deploymentReady, progress);
+    return { data, text: `${what} is already installed in context "${kube.context}": nothing to change (${counts.unchanged} objects unchanged)` };
+  }
+  if (opts.dryRun) {
+    return { data, text: `${planText}\ndry run: ${countLine(counts)}; nothing was changed` };
+  }
+
+  if (!opts.yes && ctx.io.isTTY && (counts.update > 0 || counts.prune > 0)) {
+    ctx.io.stderr.write(planText + '\n');
+    if (!(await confirm(ctx, `Change the existing install (${countLine(counts)})? [y/N] `))) {
+      return { data: { ...data, aborted: true }, text: 'aborted: nothing was changed' };
+    }
+  }
+
+  // 3. Apply in dependency order; wait for CRDs to be served before anything that may use them.
+  const toApply = entries.filter((e) => e.action === 'create' || e.action === 'update');
+  const crdNames: string[] = [];
+  for (const [i, e] of toApply.entries()) {
+    await kube.apply(e.desired as Resource);
+    progress.step(`${e.action === 'create' ? 'created' : 'updated'} ${plan.describeRef(e.ref)}`);
+    if (e.ref.kind === 'CustomResourceDefinition') crdNames.push(e.ref.name);
+    const next = toApply[i + 1];
+    if (crdNames.length && (!next || next.ref.kind !== 'CustomResourceDefinition')) {
+      progress.step(`waiting for ${crdNames.length} CRDs to be Established`);
+      for (const name of crdNames) await kube.waitFor({ kind: 'CustomResourceDefinition', name }, crdEstablished, { timeoutMs: opts.timeoutMs, intervalMs: 100 });
+      crdNames.length = 0;
+    }
+  }
+  for (const e of prunes) {
+    await kube.delete(e.ref);
+    progress.step(`pruned ${plan.describeRef(e.ref)}`);
+  }
+  if (opts.wait) await waitDeployment(kube, NAMESPACE, CONTROLLER, opts.timeoutMs, deploymentReady, progress);
+  const verb = existing.previous === rendered.version ? `updated ${what}` : existing.previous ? `upgraded meshctl ${existing.previous} to ${rendered.version} (profile ${rendered.profile})` : `installed ${what}`;
+  return { data, text: `${planText}\n${verb} in context "${kube.context}": ${countLine(counts)}` };
+}
+
+async function waitDeployment(kube: KubeApplier, namespace: string, name: string, timeoutMs: number, ready: (r: Resource | undefined) => string | true, progress: Progress): Promise<void> {
+  progress.step(`waiting for Deployment ${namespace}/${name} to be ready`);
+  await kube.waitFor({ kind: 'Deployment', namespace, name }, ready, { timeoutMs, intervalMs: 250 });
+  progress.step(`Deployment ${namespace}/${name} is ready`);
+}
+
+function countLine(c: Record<string, number>): string {
+  return `${c.create} to create, ${c.update} to update, ${c.prune} to prune, ${c.unchanged} unchanged`.replace(/to (create|update|prune)/g, (_, v: string) => (v === 'create' ? 'created' : v === 'update' ? 'updated' : 'pruned'));
+}
+
+/** `+ create X`, `~ update Y` with its diff, `- prune Z`; unchanged objects are only counted. */
+function formatPlan(entries: readonly PlanEntry[], describe: (r: PlanEntry['ref']) => string): string {
+  const lines: string[] = [];
+  for (const e of entries) {
+    if (e.action === 'create') lines.push(`+ create ${describe(e.ref)}${e.unvalidated ? ` (validated when applied: ${e.unvalidated})` : ''}`);
+    else if (e.action === 'update') {
+      lines.push(`~ update ${describe(e.ref)}`);
+      if (e.diff) lines.push(...e.diff.trimEnd().split('\n').map((l) => `    ${l}`));
+    } else if (e.action === 'prune') lines.push(`- prune  ${describe(e.ref)}`);
+  }
+  return lines.join('\n');
+}
+
+export async function checkServerVersion(kube: KubeApplier): Promise<string> {
+  const v = await kube.version();
+  const minor = Number.parseInt(v.minor, 10);
+  if (v.major !== '1' || !Number.isFinite(minor) || minor < MIN_KUBE_MINOR) {
+    throw new ClusterError(`Kubernetes ${v.gitVersion} at ${kube.server} is not supported`, `meshctl needs Kubernetes 1.${MIN_KUBE_MINOR} or newer`, undefined, 'E_UNSUPPORTED_VERSION');
+  }
+  return v.gitVersion;
+}
+
+export interface Access {
+  verb: string;
+  info: KindInfo;
+  namespace?: string | undefined;
+  name?: string | undefined;
+}
+
+/** What an install needs: get (to compare), create and patch (server-side apply) for every object. */
+export function accessChecksFor(resources: readonly Resource[], info: (kind: string) => KindInfo): Access[] {
+  const out = new Map<string, Access>();
+  for (const r of resources) {
+    const i = info(r.kind);
+    const namespace = i.namespaced ? r.metadata.namespace : undefined;
+    for (const verb of ['get', 'create', 'patch']) out.set(`${verb} ${i.plural}.${i.group} ${namespace ?? ''}`, { verb, info: i, namespace });
+    // Listing by label finds what to prune.
+    out.set(`list ${i.plural}.${i.group} ${namespace ?? ''}`, { verb: 'list', info: i, namespace });
+  }
+  return [...out.values()];
+}
+
+/**
+ * SelfSubjectAccessReview for every permission, before the first write, so a user who may not do
+ * everything gets exit 77 naming what is missing and the cluster is left exactly as it was.
+ */
+export async function checkAccess(kube: KubeApplier, checks: readonly Access[], doing: string): Promise<void> {
+  if (checks.length === 0) return;
+  const { resourceName } = await import('../store/kube-apply.js');
+  const results = await Promise.all(checks.map(async (c) => ({ c, ok: await kube.allowed(c) })));
+  const missing = results.filter((r) => !r.ok).map(({ c }) => `${c.verb} ${resourceName(c.info)}${c.name ? ` "${c.name}"` : ''} ${c.info.namespaced && c.namespace ? `in namespace "${c.namespace}"` : 'cluster-wide'}`);
+  if (missing.length === 0) return;
+  const more = missing.length > 1 ? ` (and ${missing.length - 1} more: ${missing.slice(1, 4).join('; ')}${missing.length > 4 ? '; ...' : ''})` : '';
+  throw new ForbiddenError(
+    `cannot ${doing} in context "${kube.context}": missing permission to ${missing[0]}${more}; nothing was changed`,
+    `a cluster admin must run meshctl ${doing}, or grant these permissions (RBAC listed in the README)`,
+    undefined,
+    'E_FORBIDDEN',
+  );
+}
+
+/** Every object carrying meshctl's install labels: namespaced kinds in meshctl-system, the rest cluster-wide. */
+export async function listInstalled(kube: KubeApplier, kinds: readonly string[], namespace: string, selector: string, info: (kind: string) => KindInfo): Promise<Resource[]> {
+  const lists = await Promise.all(kinds.map((k) => info(k)).map((i) => kube.list(i, { namespace: i.namespaced ? namespace : undefined, labelSelector: selector })));
+  return lists.flat();
+}
+
+/** What is there already: a meshctl install (its version) or an Istio control plane. Best effort: read errors are not fatal. */
+export async function detectExisting(kube: KubeApplier, version: string): Promise<{ previous?: string; notes: string[] }> {
+  const { NAMESPACE, CONTROLLER } = await import('../manifests/render.js');
+  const notes: string[] = [];
+  let previous: string | undefined;
+  const quietly = async (ref: { kind: string; namespace: string; name: string }) => {
+    try {
+      return await kube.get(ref);
+    } catch (err) {
+      if (err instanceof ForbiddenError) return undefined;
+      throw err;
+    }
+  };
+  const mine = await quietly({ kind: 'Deployment', namespace: NAMESPACE, name: CONTROLLER });
+  if (mine) {
+    previous = mine.metadata.labels?.['app.kubernetes.io/version'] ?? 'unknown';
+    notes.push(previous === version ? `meshctl ${previous} is installed: checking for changes` : `meshctl ${previous} is installed: upgrading to ${version}`);
+  }
+  const istiod = await quietly({ kind: 'Deployment', namespace: 'istio-system', name: 'istiod' });
+  if (istiod) {
+    const image = (istiod.spec as { template?: { spec?: { containers?: { image?: string }[] } } } | undefined)?.template?.spec?.containers?.[0]?.image ?? '';
+    notes.push(`Istio is installed (istiod in istio-system${image ? `, ${image}` : ''}): meshctl shares its CRDs and leaves them in place on uninstall`);
+  }
+  return { ...(previous ? { previous } : {}), notes };
+}
+
+/** Asks on stderr and reads one line from stdin: only "y" or "yes" agree; no input means no. */
+export async function confirm(ctx: Context, question: string): Promise<boolean> {
+  ctx.io.stderr.write(question);
+  const line = await readLine(ctx.io.stdin);
+  return /^\s*y(es)?\s*$/i.test(line);
+}
+
+async function readLine(stdin: NodeJS.ReadableStream): Promise<string> {
+  let buf = '';
+  for await (const chunk of stdin) {
+    buf += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
+    const nl = buf.indexOf('\n');
+    if (nl >= 0) return buf.slice(0, nl);
+  }
+  return buf;
+}
+
+/**
+ * `install --local DIR`: the file-backed mesh `meshctl demo` and `meshctl controller --local DIR`
+ * use: the mesh config ConfigMap, the controller Deployment (its version label is what
+ * `meshctl --local DIR version` reports) and a root CA, through the FileStore.
+ */
+async function installLocal(ctx: Context, rendered: Rendered): Promise<{ data: unknown; text: string }> {
+  throw new UsageError(`install --local ${ctx.globals.local ?? ''} (profile ${rendered.profile}) is not available yet`);
+}

@@ -1,0 +1,80 @@
+import { defineCommand } from './spec.js';
+import { RENDER_OPTIONS, renderFlags } from './manifest-inputs.js';
+
+interface Check {
+  object: string;
+  status: 'ok' | 'missing' | 'drifted' | 'extra' | 'not ready';
+  detail: string;
+  fatal: boolean;
+}
+
+export const verifyInstallCommand = defineCommand({
+  path: 'verify-install',
+  summary: 'Check that every object of the install exists in the cluster and matches the render',
+  description:
+    'Renders the same profile and values as install (pass the same --profile, -f and --set) and checks\n' +
+    'each object: present, every rendered field equal in the cluster, CRDs Established. A controller\n' +
+    'that is not ready yet and objects the render no longer has are reported as warnings.\n' +
+    'Needs only read access. Exits 69 when an object is missing or differs.',
+  options: RENDER_OPTIONS,
+  examples: ['meshctl verify-install', 'meshctl verify-install --profile demo -o json'],
+  async run(ctx, _args, opts) {
+    const { renderFromFlags } = await import('./manifest-inputs.js');
+    const { openApplier, listInstalled } = await import('./install.js');
+    const { containsDesired, describeRef, pruneCandidates } = await import('../manifests/plan.js');
+    const { KIND_ORDER, NAMESPACE, INSTALL_SELECTOR } = await import('../manifests/render.js');
+    const { installKindInfo, crdEstablished, deploymentReady } = await import('../store/kube-apply.js');
+    const rendered = await renderFromFlags(ctx, renderFlags(opts));
+    const kube = await openApplier(ctx);
+    const checks: Check[] = [];
+    try {
+      for (const r of rendered.resources) {
+        const ref = { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
+        const object = describeRef(ref);
+        const actual = await kube.get(ref);
+        if (!actual) {
+          checks.push({ object, status: 'missing', detail: 'not in the cluster: run meshctl install', fatal: true });
+          continue;
+        }
+        const same = containsDesired(actual, r);
+        if (same !== true) {
+          checks.push({ object, status: 'drifted', detail: same, fatal: true });
+          continue;
+        }
+        if (r.kind === 'CustomResourceDefinition') {
+          const est = crdEstablished(actual);
+          if (est !== true) {
+            checks.push({ object, status: 'not ready', detail: est, fatal: true });
+            continue;
+          }
+        }
+        if (r.kind === 'Deployment') {
+          const ready = deploymentReady(actual);
+          if (ready !== true) {
+            checks.push({ object, status: 'not ready', detail: ready, fatal: false });
+            continue;
+          }
+        }
+        checks.push({ object, status: 'ok', detail: '', fatal: false });
+      }
+      const installed = await listInstalled(kube, KIND_ORDER, NAMESPACE, INSTALL_SELECTOR, installKindInfo);
+      for (const r of pruneCandidates(installed, rendered.resources)) {
+        checks.push({ object: describeRef({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name }), status: 'extra', detail: 'installed by meshctl but not in this render (install prunes it)', fatal: false });
+      }
+    } finally {
+      await kube.close();
+    }
+    const failed = checks.filter((c) => c.fatal).length;
+    const warnings = checks.filter((c) => !c.fatal && c.status !== 'ok').length;
+    const ok = checks.filter((c) => c.status === 'ok').length;
+    const summary = failed
+      ? `${failed} of ${rendered.resources.length} objects are missing or differ from meshctl ${rendered.version} (profile ${rendered.profile})`
+      : `meshctl ${rendered.version} (profile ${rendered.profile}) is installed: ${ok} objects verified${warnings ? `, ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}`;
+    const shown = checks.filter((c) => c.status !== 'ok');
+    return {
+      data: { profile: rendered.profile, version: rendered.version, ok: failed === 0, checks },
+      text: [...shown.map((c) => `${c.fatal ? '✗' : '!'} ${c.object}: ${c.status}${c.detail ? ` (${c.detail})` : ''}`), summary].join('\n'),
+      ...(failed ? { exitCode: 69 } : {}),
+    };
+  },
+});

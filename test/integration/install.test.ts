@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import { adminClients, kubeEnv, limitedKubeconfig } from '../helpers/cluster.js';
+import { meshctl } from '../helpers/run-meshctl.js';
+
+/**
+ * install -> verify-install -> re-install (no-op) -> upgrade (diff, patch, prune) -> --wait ->
+ * uninstall, against the real API server of the integration run. That server already has the
+ * Istio CRDs (global setup), as a cluster upgrading from Istio would: install adopts them and
+ * uninstall, even with --purge, must leave them and their objects in place.
+ */
+const repo = new URL('../../', import.meta.url).pathname;
+const run = (args: string, env: Record<string, string> = kubeEnv()) => meshctl(args, { env, cwd: repo });
+const SELECTOR = 'app.kubernetes.io/managed-by=meshctl,app.kubernetes.io/part-of=meshctl';
+
+async function labelled(): Promise<string[]> {
+  const { objects } = await adminClients();
+  const kinds: [string, string, string | undefined][] = [
+    ['v1', 'Namespace', undefined],
+    ['apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined],
+    ['v1', 'ServiceAccount', 'meshctl-system'],
+    ['rbac.authorization.k8s.io/v1', 'ClusterRole', undefined],
+    ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined],
+    ['rbac.authorization.k8s.io/v1', 'Role', 'meshctl-system'],
+    ['rbac.authorization.k8s.io/v1', 'RoleBinding', 'meshctl-system'],
+    ['v1', 'ConfigMap', 'meshctl-system'],
+    ['v1', 'Secret', 'meshctl-system'],
+    ['v1', 'Service', 'meshctl-system'],
+    ['apps/v1', 'Deployment', 'meshctl-system'],
+    ['autoscaling/v2', 'HorizontalPodAutoscaler', 'meshctl-system'],
+    ['policy/v1', 'PodDisruptionBudget', 'meshctl-system'],
+    ['security.istio.io/v1', 'PeerAuthentication', 'meshctl-system'],
+    ['admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration', undefined],
+  ];
+  const out: string[] = [];
+  for (const [apiVersion, kind, ns] of kinds) {
+    const list = await objects.list(apiVersion, kind, ns, undefined, undefined, undefined, undefined, SELECTOR);
+    // No namespace controller runs in the test cluster: a deleted namespace stays Terminating.
+    for (const o of list.items) if (!o.metadata?.deletionTimestamp) out.push(`${kind} ${o.metadata?.name ?? ''}`);
+  }
+  return out.sort();
+}
+
+async function crdLabels(name: string): Promise<Record<string, string>> {
+  const { objects } = await adminClients();
+  const crd = await objects.read({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name } });
+  return { ...(crd.metadata?.labels ?? {}), ...(crd.metadata?.annotations ?? {}) };
+}
+
+describe('meshctl install on a real API server', () => {
+  it('refuses a user without the permissions (exit 77, names the permission) and applies nothing', async () => {
+    const r = await run('install --profile minimal', kubeEnv(limitedKubeconfig()));
+    expect(r.stderr).toMatch(/^Error: cannot install in context "[^"]+": missing permission to get namespaces cluster-wide \(and \d+ more: .*\); nothing was changed/m);
+    expect(r.exitCode).toBe(77);
+    expect(await labelled()).toEqual([]);
+  });
+
+  it('--dry-run on a cluster without meshctl lists what it would create and creates nothing', async () => {
+    const r = await run('install --dry-run');
+    expect(r.stderr).not.toContain('Error');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('+ create Namespace meshctl-system');
+    expect(r.stdout).toContain('+ create Deployment meshctl-system/meshctl-controller (validated when applied');
+    // The Istio CRDs are there already: adopting them is an update, not a create.
+    expect(r.stdout).toContain('~ update CustomResourceDefinition virtualservices.networking.istio.io');
+    expect(r.stdout).toMatch(/dry run: \d+ created, \d+ updated, 0 pruned, 0 unchanged; nothing was changed/);
+    expect(await labelled()).toEqual([]);
+  });
+
+  it('installs the default profile, adopting the CRDs that were already there', async () => {
+    const r = await run('install');
+    expect(r.stderr).toContain('waiting for 15 CRDs to be Established');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/installed meshctl [\d.]+ \(profile default\) in context "[^"]+": \d+ created, 15 updated, 0 pruned, 0 unchanged/);
+    const objs = await labelled();
+    expect(objs).toContain('Deployment meshctl-controller');
+    expect(objs).toContain('MutatingWebhookConfiguration meshctl-sidecar-injector');
+    expect(objs).toContain('PodDisruptionBudget meshctl-controller');
+    expect(objs.filter((o) => o.startsWith('CustomResourceDefinition'))).toHaveLength(15);
+    expect(await crdLabels('virtualservices.networking.istio.io')).toMatchObject({ 'app.kubernetes.io/managed-by': 'meshctl', 'meshctl.dev/adopted': 'true' });
+  });
+
+  it('verify-install finds every object as rendered', async () => {
+    const r = await run('verify-install -o json');
+    expect(r.exitCode).toBe(0);
+    const out = JSON.parse(r.stdout) as { ok: boolean; checks: { status: string; fatal: boolean }[] };
+    expect(out.ok).toBe(true);
+    // No kubelet: the controller never becomes ready, a warning, not a failure.
+    expect(out.checks.filter((c) => c.status !== 'ok').map((c) => c.status)).toEqual(['not ready']);
+  });
+
+  it('re-running the same install changes nothing and says so', async () => {
+    const r = await run('install');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/is already installed in context "[^"]+": nothing to change \(\d+ objects unchanged\)/);
+  });
+
+  it('every profile renders objects the API server accepts (server-side dry run)', async () => {
+    for (const args of ['--profile minimal', '--profile demo', '-f test/fixtures/manifests/ca-values.yaml --set meshConfig.mtls.mode=STRICT']) {
+      const r = await run(`install --dry-run ${args}`);
+      expect(r.stderr, args).not.toContain('Error');
+      expect(r.exitCode, args).toBe(0);
+      expect(r.stdout, args).not.toContain('validated when applied');
+    }
+  });
+
+  it('upgrading with a changed --set shows the diff, patches and prunes', async () => {
+    const set = '--set controller.podDisruptionBudget.enabled=false,meshConfig.mtls.mode=STRICT';
+    const r = await run(`install ${set}`);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('~ update ConfigMap meshctl-system/meshctl-mesh-config');
+    expect(r.stdout).toMatch(/^ {4}- +defaultMtlsMode: PERMISSIVE$/m);
+    expect(r.stdout).toMatch(/^ {4}\+ +defaultMtlsMode: STRICT$/m);
+    expect(r.stdout).toContain('~ update PeerAuthentication meshctl-system/default');
+    expect(r.stdout).toContain('- prune  PodDisruptionBudget meshctl-system/meshctl-controller');
+    expect(r.stdout).toMatch(/updated meshctl [\d.]+ \(profile default\) in context "[^"]+": 0 created, 3 updated, 1 pruned, \d+ unchanged/);
+    expect(await labelled()).not.toContain('PodDisruptionBudget meshctl-controller');
+
+    expect((await run(`verify-install ${set}`)).exitCode).toBe(0);
+    const stale = await run('verify-install');
+    expect(stale.exitCode).toBe(69);
+    expect(stale.stdout).toContain('✗ PodDisruptionBudget meshctl-system/meshctl-controller: missing');
+    expect(stale.stdout).toContain('✗ ConfigMap meshctl-system/meshctl-mesh-config: drifted (data.mesh: want');
+  });
+
+  it('--wait times out while the controller is not ready, and returns once it is', async () => {
+    const set = '--set controller.podDisruptionBudget.enabled=false,meshConfig.mtls.mode=STRICT';
+    const slow = await run(`install ${set} --wait --timeout 1s`);
+    expect(slow.exitCode).toBe(69);
+    expect(slow.stderr).toMatch(/Error: Deployment meshctl-controller in namespace "meshctl-system" is not ready after 1s: (the new version has not been picked up yet|0 of \d+ replicas (updated|ready))/);
+
+    // What a kubelet and the deployment controller would report, through the status subresource.
+    const { apps } = await adminClients();
+    const d = await apps.readNamespacedDeployment({ name: 'meshctl-controller', namespace: 'meshctl-system' });
+    const n = d.spec?.replicas ?? 1;
+    d.status = { observedGeneration: d.metadata?.generation ?? 1, replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n };
+    await apps.replaceNamespacedDeploymentStatus({ name: 'meshctl-controller', namespace: 'meshctl-system', body: d });
+    const ok = await run(`install ${set} --wait --timeout 10s`);
+    expect(ok.exitCode).toBe(0);
+    expect(ok.stderr).toContain('Deployment meshctl-system/meshctl-controller is ready');
+  });
+
+  it('uninstall --purge removes everything of meshctl\'s and leaves the adopted CRDs and their objects', async () => {
+    const dry = await run('uninstall --dry-run');
+    expect(dry.exitCode).toBe(0);
+    expect(dry.stdout).toMatch(/dry run: would delete \d+ objects/);
+    expect((await labelled()).length).toBeGreaterThan(15);
+
+    const r = await run('uninstall --purge -y');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('left 15 CRDs that existed before meshctl installed');
+    expect(await labelled()).toEqual([]);
+    const labels = await crdLabels('virtualservices.networking.istio.io');
+    expect(labels['app.kubernetes.io/managed-by']).toBeUndefined();
+    expect(labels['meshctl.dev/adopted']).toBeUndefined();
+    expect((await run('uninstall')).stdout).toContain('meshctl is not installed');
+  });
+});
