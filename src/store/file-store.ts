@@ -72,6 +72,7 @@ export class FileStore implements ConfigStore {
   readonly #opts: Required<FileStoreOptions>;
   readonly #cache = new Map<string, CachedFile>();
   readonly #watchers = new Set<Watcher>();
+  #parses = 0;
   /** Serialises this process's own writers before they contend for the lock file. */
   #lockChain: Promise<unknown> = Promise.resolve();
 
@@ -108,6 +109,11 @@ export class FileStore implements ConfigStore {
   async get(ref: ResourceRef): Promise<Resource | undefined> {
     const e = (await this.#index()).get(keyOf(ref));
     return e ? structuredClone(e.resource) : undefined;
+  }
+
+  /** How many times a file has been parsed: the stat cache should keep this flat for an unchanged directory. */
+  get parseCount(): number {
+    return this.#parses;
   }
 
   /** The file and line an object was read from, for messages that point people at their YAML. */
@@ -331,7 +337,7 @@ export class FileStore implements ConfigStore {
     const files = await listYamlFiles(this.#dir);
     const index: Index = new Map();
     const seen = new Set<string>();
-    const loaded = await Promise.all(files.map((f) => this.#load(f)));
+    const loaded = await mapLimit(files, 32, (f) => this.#load(f));
     for (const [i, path] of files.entries()) {
       seen.add(path);
       for (const e of loaded[i] ?? []) {
@@ -370,7 +376,12 @@ export class FileStore implements ConfigStore {
       throw err;
     }
     const readAtMs = Date.now();
-    const entries = cached && cached.text === text ? cached.entries : entriesOf(parseYamlFile(path, text));
+    let entries: Entry[];
+    if (cached && cached.text === text) entries = cached.entries;
+    else {
+      entries = entriesOf(parseYamlFile(path, text));
+      this.#parses++;
+    }
     this.#cache.set(path, { mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, size: st.size, ino: st.ino, readAtMs, text, entries });
     return entries;
   }
@@ -430,7 +441,10 @@ function forFile(r: Resource, impliedNamespace: boolean): Record<string, unknown
   return { ...r, metadata: meta };
 }
 
-const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+// Names become file and directory names, so nothing that could climb out of the directory or hide
+// a file (a leading dot) gets through. Kubernetes' own rules are stricter; these are the store's.
+const NAME = /^[A-Za-z0-9]([-A-Za-z0-9._:]*[A-Za-z0-9])?$/;
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const KIND = /^[A-Za-z][A-Za-z0-9]*$/;
 
 function validateForWrite(r: Resource): void {
@@ -439,10 +453,10 @@ function validateForWrite(r: Resource): void {
   }
   const name = r.metadata.name;
   if (typeof name !== 'string' || !NAME.test(name) || name.length > 253) {
-    throw new InputError(`${r.kind} has an invalid metadata.name ${JSON.stringify(name)}`, 'use lower-case letters, digits, "-" and "." (a DNS name)');
+    throw new InputError(`${r.kind} has an invalid metadata.name ${JSON.stringify(name)}`, 'use letters, digits, "-" and "." (a DNS name)');
   }
   const ns = r.metadata.namespace;
-  if (ns !== undefined && (!NAME.test(ns) || ns.includes('.'))) {
+  if (ns !== undefined && (!NAMESPACE.test(ns) || ns.length > 63)) {
     throw new InputError(`${r.kind} ${name} has an invalid metadata.namespace ${JSON.stringify(ns)}`, 'use lower-case letters, digits and "-"');
   }
 }
@@ -500,6 +514,20 @@ async function listYamlFiles(dir: string): Promise<string[]> {
   };
   await walk(dir);
   return out.sort();
+}
+
+/** `Promise.all(items.map(fn))` with at most `limit` running: a big directory must not exhaust file descriptors. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 /**

@@ -166,6 +166,7 @@ export function renderEdited(file: YamlFile, edits: DocEdit[], append: Record<st
   const n = file.docs.length;
   const spliceable = file.segmentStarts.length === n;
   const touched = new Set(edits.map((e) => e.docIndex));
+  const crlf = file.text.includes('\r\n');
   // Three ways to write an edited document, most faithful first; see the check below.
   let mode: 'in-place' | 'rerender' | 'plain' = 'in-place';
   const assemble = (): string => {
@@ -191,7 +192,8 @@ export function renderEdited(file: YamlFile, edits: DocEdit[], append: Record<st
       out = joinDocs(out, piece);
     }
     for (const value of append) out = joinDocs(out, new Document(value).toString({ indentSeq: ctx.indentSeq }));
-    return out;
+    // The yaml package writes \n; a file saved with Windows line ends keeps them.
+    return crlf ? out.replace(/\r?\n/g, '\r\n') : out;
   };
   const want = [...expected.filter((_, i) => !removed.has(i)), ...append];
   let out = assemble();

@@ -127,6 +127,21 @@ describe('FileStore reading', () => {
     expect((err as ClusterError).hint).toContain('meshctl install --local DIR');
   });
 
+  it('parses each file once while it is unchanged', async () => {
+    await writeFile(join(dir, 'vs.yaml'), VS_FILE);
+    await mkdir(join(dir, 'shop'));
+    await writeFile(join(dir, 'shop', 'list.yaml'), LIST_FILE);
+    const store = await FileStore.open(dir);
+    await store.list('VirtualService');
+    expect(store.parseCount).toBe(2);
+    for (let i = 0; i < 5; i++) await store.list('DestinationRule');
+    await store.get({ kind: 'Namespace', name: 'shop' });
+    expect(store.parseCount).toBe(2);
+    await writeFile(join(dir, 'shop', 'list.yaml'), LIST_FILE.replace('host: reviews', 'host: reviews2'));
+    expect((await store.get({ kind: 'DestinationRule', namespace: 'shop', name: 'reviews' }))?.spec).toEqual({ host: 'reviews2' });
+    expect(store.parseCount).toBe(3);
+  });
+
   it('does not re-parse unchanged files, and sees a same-size rewrite at once', async () => {
     await writeFile(join(dir, 'vs.yaml'), VS_FILE);
     const store = await FileStore.open(dir);
@@ -196,6 +211,25 @@ describe('FileStore writing', () => {
       'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: reviews\n  namespace: shop\nspec:\n  hosts:\n    - reviews\n',
     );
     expect(await store.get({ kind: 'VirtualService', namespace: 'shop', name: 'reviews' })).toEqual(created);
+  });
+
+  it('keeps Windows line ends', async () => {
+    await writeFile(join(dir, 'vs.yaml'), VS_FILE.replace(/\n/g, '\r\n'));
+    const store = await FileStore.open(dir);
+    await store.modify({ kind: 'VirtualService', name: 'ratings' }, (r) => ({ ...r!, metadata: { ...r!.metadata, labels: { a: 'b' } } }));
+    const text = await readFile(join(dir, 'vs.yaml'), 'utf8');
+    expect(text).toContain('labels:\r\n    a: b\r\n');
+    expect(text.replace(/\r\n/g, '')).not.toContain('\n');
+  });
+
+  it('refuses names that cannot be file names', async () => {
+    const store = await FileStore.open(dir);
+    for (const name of ['../etc', '.hidden', 'a/b', '']) {
+      await expect(store.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name } })).rejects.toBeInstanceOf(InputError);
+    }
+    await expect(store.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: '../up' } })).rejects.toThrow(/invalid metadata.namespace/);
+    await expect(store.apply({ apiVersion: 'v1', kind: 'List', metadata: { name: 'x' } })).rejects.toThrow(/kind "List"/);
+    expect(await files(dir)).toEqual([]);
   });
 
   it('dryRun computes the result and writes nothing', async () => {
