@@ -60,7 +60,7 @@ export const canaryPromoteCommand = defineCommand({
   async run(ctx, args, opts) {
     const { loadSnapshot } = await import('./route-apply.js');
     const { planCanaryPromote } = await import('../core/traffic/canary.js');
-    const plan = planCanaryPromote({ snapshot: await loadSnapshot(ctx), service: args[0] ?? '', to: str(opts.to), from: str(opts.from), force: Boolean(opts.force) });
+    const plan = planCanaryPromote({ snapshot: await loadSnapshot(ctx), service: args[0] ?? '', to: str(opts.to), from: str(opts.from), force: Boolean(opts.force), now: ctx.now() });
     return run(ctx, plan, Boolean(opts.dryRun));
   },
 });
@@ -74,7 +74,7 @@ export const canaryRollbackCommand = defineCommand({
   async run(ctx, args, opts) {
     const { loadSnapshot } = await import('./route-apply.js');
     const { planCanaryRollback } = await import('../core/traffic/canary.js');
-    const plan = planCanaryRollback({ snapshot: await loadSnapshot(ctx), service: args[0] ?? '', to: str(opts.to), from: str(opts.from) });
+    const plan = planCanaryRollback({ snapshot: await loadSnapshot(ctx), service: args[0] ?? '', to: str(opts.to), from: str(opts.from), now: ctx.now() });
     return run(ctx, plan, Boolean(opts.dryRun));
   },
 });

@@ -240,14 +240,30 @@ function destinationRuleEdit(s: Situation, snapshot: Snapshot): Edit | undefined
   };
 }
 
-function virtualServiceEdit(s: Situation, snapshot: Snapshot, weights: Weight[], meta: { stable: string; canary?: string }): Edit {
+function virtualServiceEdit(s: Situation, snapshot: Snapshot, weights: Weight[], meta: { stable: string; canary?: string }, abortedAt?: Date): Edit {
   const created = s.vs ? undefined : newVirtualService(snapshot, s.target);
   const ref = s.vs ? vsRef(s.vs, snapshot) : { kind: 'VirtualService', namespace: s.target.namespace, name: created?.metadata.name ?? s.target.name };
   const target = s.target;
   return {
     ref,
-    mutate: (current) => setDefaultRoute(current ?? (created as Resource), target, weights, snapshot.namespace, meta),
+    mutate(current) {
+      const out = setDefaultRoute(current ?? (created as Resource), target, weights, snapshot.namespace, meta);
+      if (abortedAt) abortRollout(out, target.host, abortedAt);
+      return out;
+    },
   };
+}
+
+/**
+ * A promote or rollback by hand ends a progressing `canary rollout` of the host (its state is in
+ * the same object, see rollout.ts): the rollout process sees "aborted" at its next write and stops.
+ */
+function abortRollout(vs: Resource, host: string, now: Date): void {
+  const all = annotationJson(vs, ANNOTATION.rollout);
+  const state = all[host];
+  if (typeof state !== 'object' || state === null || (state as { phase?: unknown }).phase !== 'progressing') return;
+  all[host] = { ...state, phase: 'aborted', updatedAt: now.toISOString(), last: 'aborted by hand' };
+  setAnnotationJson(vs, ANNOTATION.rollout, all);
 }
 
 function checkReady(s: Situation, snapshot: Snapshot, subset: string, force: boolean | undefined): Readiness {
@@ -260,14 +276,14 @@ function checkReady(s: Situation, snapshot: Snapshot, subset: string, force: boo
   return r;
 }
 
-function finish(s: Situation, snapshot: Snapshot, roles: Roles, after: Weight[], meta: { stable: string; canary?: string }, readiness: Readiness | undefined, summary: string): CanaryPlan {
+function finish(s: Situation, snapshot: Snapshot, roles: Roles, after: Weight[], meta: { stable: string; canary?: string }, readiness: Readiness | undefined, summary: string, abortedAt?: Date): CanaryPlan {
   for (const r of [s.vs, s.dr]) {
     const w = gitopsWarning(r);
     if (w) s.warnings.push(w);
   }
   const dropped = s.current.filter((w) => w.weight > 0 && w.subset !== roles.stable && w.subset !== roles.canary && !after.some((a) => a.subset === w.subset));
   if (dropped.length) s.warnings.push(`the default route no longer sends traffic to ${dropped.map((d) => `${d.subset ?? 'all versions'} (was ${d.weight}%)`).join(', ')}`);
-  const edits = [destinationRuleEdit(s, snapshot), virtualServiceEdit(s, snapshot, after, meta)].filter((e): e is Edit => e !== undefined);
+  const edits = [destinationRuleEdit(s, snapshot), virtualServiceEdit(s, snapshot, after, meta, abortedAt)].filter((e): e is Edit => e !== undefined);
   const plan = planOf(snapshot, edits, s.warnings, summary);
   const vsEdit = edits[edits.length - 1] as Edit;
   return { ...plan, target: s.target, stable: roles.stable, canary: roles.canary, virtualService: vsEdit.ref, before: s.current, after, readiness };
@@ -297,6 +313,8 @@ export interface EndInput {
   to?: string | undefined;
   from?: string | undefined;
   force?: boolean | undefined;
+  /** When given, a progressing `canary rollout` of the service is marked aborted at this time. */
+  now?: Date | undefined;
 }
 
 function endRoles(s: Situation, input: EndInput, verb: string): Roles {
@@ -317,7 +335,7 @@ export function planCanaryPromote(input: EndInput): CanaryPlan {
   const readiness = checkReady(s, input.snapshot, roles.canary, input.force);
   const after: Weight[] = [{ subset: roles.canary, weight: 100 }];
   const summary = `${s.target.name}: promoted ${roles.canary} to 100% (was ${formatWeights(s.current)})`;
-  return finish(s, input.snapshot, roles, after, { stable: roles.canary }, readiness, summary);
+  return finish(s, input.snapshot, roles, after, { stable: roles.canary }, readiness, summary, input.now);
 }
 
 /** `canary rollback reviews`: all traffic back to the stable subset. */
@@ -326,5 +344,5 @@ export function planCanaryRollback(input: EndInput): CanaryPlan {
   const roles = endRoles(s, input, 'roll back');
   const after: Weight[] = [{ subset: roles.stable, weight: 100 }];
   const summary = `${s.target.name}: rolled back to ${roles.stable} 100% (was ${formatWeights(s.current)})`;
-  return finish(s, input.snapshot, roles, after, { stable: roles.stable }, undefined, summary);
+  return finish(s, input.snapshot, roles, after, { stable: roles.stable }, undefined, summary, input.now);
 }
