@@ -1,4 +1,13 @@
 import type { Analyzer } from './types.js';
+import { authorizationDenyAll } from './analyzers/authorization-deny-all.js';
+import { authorizationReferences } from './analyzers/authorization-references.js';
+import { jwtRequestAuthentication } from './analyzers/jwt-request-authentication.js';
+import { mtlsConflict } from './analyzers/mtls-conflict.js';
+import { mtlsStrictClients } from './analyzers/mtls-strict-clients.js';
+import { podMissingProxy } from './analyzers/pod-missing-proxy.js';
+import { proxyVersion } from './analyzers/proxy-version.js';
+import { servicePortNames } from './analyzers/service-port-names.js';
+import { workloadVersionLabels } from './analyzers/workload-version-labels.js';
 import { destinationRuleConflicts } from './analyzers/destinationrule-conflicts.js';
 import { destinationRuleHost } from './analyzers/destinationrule-host.js';
 import { destinationRuleSubsetWorkloads } from './analyzers/destinationrule-subset-workloads.js';
@@ -22,6 +31,15 @@ import { virtualServiceWeights } from './analyzers/virtualservice-weights.js';
 
 /** Every analyzer, sorted by name (istio's analyzers/all.go). Add one line per new analyzer. */
 export const ALL_ANALYZERS: readonly Analyzer[] = [
+  authorizationDenyAll,
+  authorizationReferences,
+  jwtRequestAuthentication,
+  mtlsConflict,
+  mtlsStrictClients,
+  podMissingProxy,
+  proxyVersion,
+  servicePortNames,
+  workloadVersionLabels,
   durationsAndPercentages,
   destinationRuleConflicts,
   destinationRuleHost,

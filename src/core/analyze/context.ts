@@ -38,12 +38,14 @@ export class AnalysisContext {
   readonly #seWildcards: [string, InputResource][] = [];
   readonly #workloadsByNs = new Map<string, Workload[]>();
   readonly #namespaces = new Map<string, InputResource>();
+  readonly #unlisted: ReadonlySet<string>;
 
   constructor(snapshot: Snapshot) {
     this.domain = snapshot.domain ?? DEFAULT_DOMAIN;
     this.origin = snapshot.origin;
     this.defaultNamespace = snapshot.defaultNamespace;
     this.controlPlaneVersion = snapshot.controlPlaneVersion;
+    this.#unlisted = new Set(snapshot.unlistedKinds ?? []);
     for (const input of snapshot.resources) {
       const r = input.resource;
       push(this.#byKind, r.kind, input);
@@ -83,7 +85,7 @@ export class AnalysisContext {
    * i.e. the author supplied the inventory. Otherwise a "not found" would be a guess.
    */
   knows(kind: string, namespace?: string): boolean {
-    if (this.origin === 'cluster') return true;
+    if (this.origin === 'cluster') return !this.#unlisted.has(kind);
     const set = this.#kindNamespaces.get(kind);
     if (!set) return false;
     return namespace === undefined ? set.size > 0 : set.has(namespace);
@@ -146,6 +148,24 @@ export class AnalysisContext {
 
   namespace(name: string): InputResource | undefined {
     return this.#namespaces.get(name);
+  }
+
+  /**
+   * Whether a workload runs (or will run, once created) with a sidecar: an istio-proxy container
+   * decides for a Pod; a template is injected when its namespace is labelled for injection unless
+   * it opts out. Undefined when the input does not say (the namespace object is missing).
+   */
+  hasSidecar(w: Workload): boolean | undefined {
+    if (w.containers.includes('istio-proxy')) return true;
+    if (w.isPod) return false;
+    const optIn = w.labels['sidecar.istio.io/inject'] ?? w.podAnnotations['sidecar.istio.io/inject'];
+    if (optIn === 'false') return false;
+    if (optIn === 'true') return true;
+    const ns = this.namespace(w.namespace);
+    if (!ns) return this.origin === 'cluster' && this.knows('Namespace') ? false : undefined;
+    const labels = stringMap(ns.resource.metadata.labels);
+    if (labels['istio-injection'] === 'disabled') return false;
+    return labels['istio-injection'] === 'enabled' || labels['istio.io/rev'] !== undefined;
   }
 
   /** Pods selected by a Service (its spec.selector), in its namespace. */

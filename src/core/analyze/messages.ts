@@ -49,7 +49,7 @@ export const MESSAGES: readonly MessageType[] = [
   { code: 'MSH0402', name: 'AuthorizationPolicyUnknownReference', level: 'Warning', description: 'An AuthorizationPolicy names a namespace or service account that does not exist.', template: 'AuthorizationPolicy references unknown %s "%s".' },
   { code: 'MSH0403', name: 'AuthorizationPolicyDeniesAll', level: 'Warning', description: 'An AuthorizationPolicy denies (or allows nothing to) every request, probably by accident.', template: 'AuthorizationPolicy %s: every request to the selected workloads is denied.' },
   { code: 'MSH0404', name: 'JwtRuleWithoutRequestAuthentication', level: 'Error', description: 'An AuthorizationPolicy uses JWT principals or claims but no RequestAuthentication validates JWTs.', template: 'AuthorizationPolicy uses %s but no RequestAuthentication applies in namespace %s: the rule can never match.' },
-  { code: 'MSH0501', name: 'PodWithoutVersionLabel', level: 'Warning', description: 'A workload behind a subset-routed service has no version label.', template: '%s backs service %s, whose traffic is routed by subset, but has no "version" label; subsets cannot select it.' },
+  { code: 'MSH0501', name: 'PodWithoutVersionLabel', level: 'Warning', description: 'A workload behind a subset-routed service has no version label.', template: '%s backs service %s, whose traffic is routed by subset, but has no "%s" label; no subset route reaches it.' },
   { code: 'MSH0502', name: 'SidecarOlderThanControlPlane', level: 'Warning', description: 'A pod runs a sidecar older than the control plane.', template: 'Pod %s runs proxy %s, older than the control plane %s; restart it to upgrade.' },
 ];
 

@@ -42,6 +42,8 @@ export interface Snapshot {
   defaultNamespace: string;
   /** The cluster domain hosts are qualified with. */
   domain?: string;
+  /** Kinds the cluster could not be asked for (no CRD, no API): a cluster snapshot does not know them. */
+  unlistedKinds?: readonly string[] | undefined;
   /** Control plane version (cluster mode), for the sidecar version check. */
   controlPlaneVersion?: string | undefined;
 }

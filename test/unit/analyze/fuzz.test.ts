@@ -56,7 +56,7 @@ function mutate(r: () => number, text: string): string {
   return Array.from({ length: 1 + Math.floor(r() * 6) }, () => stringify(randomResource(r))).join('---\n');
 }
 
-test('random and truncated YAML never crashes analysis or output (only InputError)', async () => {
+test('random and truncated YAML never crashes analysis or output (only InputError)', { timeout: 60_000 }, async () => {
   const r = rng(20261122);
   let parsed = 0;
   let rejected = 0;
