@@ -43,13 +43,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw new Error(`integration tests need a real API server and scripts/test-cluster start ${dir} failed:\n${e.stderr ?? e.message ?? String(err)}`, { cause: err });
   }
   const kubeconfig = join(dir, 'admin.kubeconfig');
+  const apiServerMs = Date.now() - started;
   try {
     await installCrds(kubeconfig);
   } catch (err) {
     await stop();
     throw new Error(`could not install the Istio CRDs into the test cluster: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  if (process.env.MESHCTL_TEST_CLUSTER_VERBOSE) console.error(`test cluster ready in ${Date.now() - started}ms: ${dir}`);
+  if (process.env.MESHCTL_TEST_CLUSTER_VERBOSE) console.error(`test cluster ready in ${Date.now() - started}ms (API server ${apiServerMs}ms, then CRDs): ${dir}`);
 
   project.provide('kubeconfig', kubeconfig);
   project.provide('limitedKubeconfig', join(dir, 'limited.kubeconfig'));
@@ -81,11 +82,8 @@ async function installCrds(kubeconfig: string): Promise<void> {
   // Established means the API server serves the new resource; until then creating one is a 404.
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const pending: string[] = [];
-    for (const name of names) {
-      const got = (await api.getClusterCustomObject({ ...crd, name })) as CrdDoc;
-      if (!got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) pending.push(name);
-    }
+    const crds = await Promise.all(names.map((name) => api.getClusterCustomObject({ ...crd, name }) as Promise<CrdDoc>));
+    const pending = crds.filter((c) => !c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True')).map((c) => c.metadata.name);
     if (pending.length === 0) return;
     if (Date.now() > deadline) throw new Error(`CRDs not Established after 60s: ${pending.join(', ')}`);
     await new Promise((r) => setTimeout(r, 100));

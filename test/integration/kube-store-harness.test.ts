@@ -34,6 +34,22 @@ describe('test cluster', () => {
     expect(pod.metadata?.uid).toBeTruthy();
   });
 
+  it('issues service-account tokens that the API server accepts (the signing key pair works)', async () => {
+    const ns = await freshNamespace('harness');
+    const { core, kc } = await adminClients();
+    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'robot' } } });
+    const req = await core.createNamespacedServiceAccountToken({ namespace: ns, name: 'robot', body: { spec: { audiences: [] } } });
+    const token = req.status?.token;
+    expect(token).toBeTruthy();
+    const k8s = await import('@kubernetes/client-node');
+    const robot = new k8s.KubeConfig();
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('no cluster');
+    robot.loadFromClusterAndUser(cluster, { name: 'robot', token });
+    const review = await robot.makeApiClient(k8s.AuthenticationV1Api).createSelfSubjectReview({ body: {} });
+    expect(review.status?.userInfo?.username).toBe(`system:serviceaccount:${ns}:robot`);
+  });
+
   it('enforces RBAC: user limited may not list services until bound to a Role', async () => {
     const ns = await freshNamespace('harness');
     const k8s = await import('@kubernetes/client-node');
