@@ -160,12 +160,10 @@ export class FileStore implements ConfigStore {
 
   async delete(ref: ResourceRef, opts: { dryRun?: boolean } = {}): Promise<boolean> {
     return this.#locked(async () => {
-      const entry = (await this.#index()).get(keyOf(ref));
-      if (!entry) return false;
+      const hit = await this.#find(ref);
+      if (!hit) return false;
       if (opts.dryRun) return true;
-      const file = await this.#readForEdit(entry.file);
-      const found = locate(file, entry.resource);
-      if (!found) return false;
+      const { entry, file, found } = hit;
       const edit: DocEdit = { op: 'delete', docIndex: found.docIndex, ...(found.itemIndex === undefined ? {} : { itemIndex: found.itemIndex }) };
       const text = renderEdited(file, [edit]);
       // A file left with nothing but comments (or nothing) goes: it described the deleted object.
@@ -274,14 +272,8 @@ export class FileStore implements ConfigStore {
     validateForWrite(desired);
     const ref = { kind: desired.kind, namespace: desired.metadata.namespace, name: desired.metadata.name };
     const body = async (): Promise<Resource> => {
-      const entry = (await this.#index()).get(keyOf(ref));
-      let file: YamlFile | undefined;
-      let found: { docIndex: number; itemIndex?: number; current: Resource } | undefined;
-      if (entry) {
-        // Re-read under the lock, bypassing the cache: this is the state the write must be based on.
-        file = await this.#readForEdit(entry.file);
-        found = locate(file, entry.resource);
-      }
+      const hit = await this.#find(ref);
+      const { entry, file, found } = hit ?? {};
       const current = found?.current;
       if (expect.kind === 'absent' && current) throw new StoreConflict(ref);
       if (expect.kind === 'version' && current?.metadata.resourceVersion !== expect.version) throw new StoreConflict(ref);
@@ -326,8 +318,29 @@ export class FileStore implements ConfigStore {
     return isNamespaced(r.kind) ? join(this.#dir, r.metadata.namespace ?? DEFAULT_NAMESPACE, file) : join(this.#dir, file);
   }
 
-  async #readForEdit(path: string): Promise<YamlFile> {
-    return parseYamlFile(path, await readFile(path, 'utf8'));
+  /**
+   * The object's file, read afresh (not from the cache: this is the state a write must be based on)
+   * and the object's place in it. If the file no longer matches the index (an editor saved it a
+   * moment ago) the index is rebuilt once; if it still moves, that is a conflict.
+   */
+  async #find(ref: ResourceRef): Promise<{ entry: Entry; file: YamlFile; found: Located } | undefined> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const entry = (await this.#index()).get(keyOf(ref));
+      if (!entry) return undefined;
+      let text: string;
+      try {
+        text = await readFile(entry.file, 'utf8');
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+        this.#cache.delete(entry.file);
+        continue;
+      }
+      const file = parseYamlFile(entry.file, text);
+      const found = locate(file, entry.resource);
+      if (found) return { entry, file, found };
+      this.#cache.delete(entry.file);
+    }
+    throw new StoreConflict(ref);
   }
 
   // ---- reading ----
@@ -398,7 +411,13 @@ function entriesOf(file: YamlFile): Entry[] {
 }
 
 /** Finds the object again in a freshly read file (it may have moved within it since it was indexed). */
-function locate(file: YamlFile, want: Resource): { docIndex: number; itemIndex?: number; current: Resource } | undefined {
+interface Located {
+  docIndex: number;
+  itemIndex?: number;
+  current: Resource;
+}
+
+function locate(file: YamlFile, want: Resource): Located | undefined {
   const k = keyOf(refOfResource(want));
   for (const o of objectsOf(file)) {
     const r = withVersion(normalize(o.value as unknown as Resource));

@@ -206,7 +206,10 @@ describe('FileStore writing', () => {
     expect(created.metadata.resourceVersion).toBeTruthy();
     await store.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
     await store.apply({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw' } });
-    expect(await files(dir)).toEqual(['default/gateway-gw.yaml', 'namespace-shop.yaml', 'shop/virtualservice-reviews.yaml']);
+    // Unknown kinds are taken as namespaced.
+    await store.apply({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } });
+    expect(await files(dir)).toEqual(['default/gateway-gw.yaml', 'default/widget-w.yaml', 'namespace-shop.yaml', 'shop/virtualservice-reviews.yaml']);
+    expect((await store.list('Widget', 'default')).map((w) => w.metadata.name)).toEqual(['w']);
     expect(await readFile(join(dir, 'shop/virtualservice-reviews.yaml'), 'utf8')).toBe(
       'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: reviews\n  namespace: shop\nspec:\n  hosts:\n    - reviews\n',
     );
