@@ -112,6 +112,14 @@ export function overlay(base: readonly InputResource[], top: readonly InputResou
   return [...m.values()];
 }
 
+/** Annotation on a snapshot List naming the kinds the cluster did not serve when it was taken. */
+export const SNAPSHOT_UNLISTED = 'meshctl.io/snapshot-unlisted-kinds';
+
+function snapshotUnlisted(text: string): string[] {
+  const m = new RegExp(`${SNAPSHOT_UNLISTED.replace(/[./]/g, '\\$&')}:\\s*["']?([A-Za-z,]*)`).exec(text);
+  return m?.[1] ? m[1].split(',').filter(Boolean) : [];
+}
+
 /** Lists what the analyzers read from the store, every namespace (references cross namespaces). */
 export async function listClusterInputs(ctx: Context, kinds: readonly string[]): Promise<{ resources: InputResource[]; unlisted: string[] }> {
   const { lookupKind } = await import('../api/kinds.js');
@@ -225,13 +233,17 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
   const notes: string[] = [];
   let namespaces: Set<string> | undefined;
 
+  let unlistedKinds: string[] | undefined;
   if (typeof opts.snapshot === 'string') {
-    const snap = loadSources(await readInputs(ctx, [opts.snapshot], false));
+    const [snapText] = await readInputs(ctx, [opts.snapshot], false);
+    const snap = loadSources(snapText ? [snapText] : []);
+    unlistedKinds = snapshotUnlisted(snapText?.text ?? '');
     resources = overlay(snap, fileInputs, defaultNamespace);
     origin = 'cluster';
   }
   if (useCluster) {
     const { resources: live, unlisted } = await listClusterInputs(ctx, inputKinds(ALL_ANALYZERS));
+    unlistedKinds = unlisted;
     if (unlisted.length) notes.push(`not listed from the cluster (not served): ${unlisted.join(', ')}`);
     if (ctx.globals.namespace && !ctx.globals.allNamespaces) {
       const ns = ctx.globals.namespace;
@@ -245,7 +257,7 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
     origin = 'cluster';
   }
 
-  const result = await analyze({ resources, origin, defaultNamespace }, ALL_ANALYZERS);
+  const result = await analyze({ resources, origin, defaultNamespace, unlistedKinds }, ALL_ANALYZERS);
   const report = buildReport(result, { suppressions, resources, defaultNamespace, failureThreshold, outputThreshold, baseline, namespaces });
   const format = ctx.globals.output;
   if (format === 'table') {
