@@ -11,7 +11,7 @@ import type { Resource } from '../../api/resource.js';
 import { ConflictError, InputError, UsageError } from '../errors.js';
 import { planCanaryShift, setDefaultRoute, type CanaryPlan, type Weight } from './canary.js';
 import type { Gates, Verdict } from './metrics.js';
-import { ANNOTATION, annotationJson, clone, findDestinationRule, setAnnotationJson, type Edit, type Snapshot, type Target } from './model.js';
+import { ANNOTATION, annotationJson, clone, findDestinationRule, findVirtualService, resolveTarget, setAnnotationJson, type Edit, type Snapshot, type Target } from './model.js';
 import { subsetsOf } from '../../api/hosts.js';
 
 export type RolloutPhase = 'progressing' | 'succeeded' | 'failed' | 'aborted';
@@ -90,11 +90,13 @@ export interface RolloutStart {
  * was interrupted at) and the state. Refused when another rollout of the service is progressing.
  */
 export function planRolloutStart(input: StartInput): RolloutStart {
-  // A shift plan finds the service, its VirtualService, the roles and checks readiness.
-  const probe = planCanaryShift({ snapshot: input.snapshot, service: input.service, weight: input.steps[0] ?? 0, to: input.to, from: input.from, force: input.force });
-  const vs = input.snapshot.virtualServices.find((v) => v.metadata.name === probe.virtualService.name);
+  const target = resolveTarget(input.snapshot, input.service);
+  const existing = readRollout(findVirtualService(input.snapshot, target, []), target.host);
+  // A shift plan finds the VirtualService and the roles (a resumed rollout keeps its own) and
+  // checks readiness.
+  const roles = input.resume && existing ? { to: existing.canary, from: existing.stable } : { to: input.to, from: input.from };
+  const probe = planCanaryShift({ snapshot: input.snapshot, service: input.service, weight: input.steps[0] ?? 0, ...roles, force: input.force });
   const host = probe.target.host;
-  const existing = readRollout(vs, host);
   let state: RolloutState;
   if (input.resume) {
     if (!existing || existing.phase !== 'progressing') {
