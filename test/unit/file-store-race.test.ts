@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Resource } from '../../src/api/resource.js';
 import { FileStore } from '../../src/store/file-store.js';
 
 const run = promisify(execFile);
@@ -16,8 +17,10 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 // because plain node cannot import the TypeScript sources.
 const RACER = `
 import { FileStore } from './src/store/file-store.ts';
-const [dir, times] = process.argv.slice(2);
+const [dir, times, startAt] = process.argv.slice(2);
 const store = await FileStore.open(dir);
+// A start line shared by all racers, so that process start-up times do not serialise them.
+await new Promise((r) => setTimeout(r, Math.max(0, Number(startAt ?? 0) - Date.now())));
 let retries = 0;
 const started = performance.now();
 for (let i = 0; i < Number(times); i++) {
@@ -67,7 +70,8 @@ describe('FileStore across processes', () => {
     await writeFile(join(dir, 'vs.yaml'), VS);
     const racers = 2;
     const times = 20;
-    const results = await Promise.all(Array.from({ length: racers }, () => run(process.execPath, [racer, dir, String(times)], { timeout: 60_000 })));
+    const startAt = Date.now() + 1_000;
+    const results = await Promise.all(Array.from({ length: racers }, () => run(process.execPath, [racer, dir, String(times), String(startAt)], { timeout: 60_000 })));
     const stats = results.map((r) => JSON.parse(r.stdout) as { retries: number; ms: number });
     const store = await FileStore.open(dir);
     const final = await store.get({ kind: 'VirtualService', namespace: 'shop', name: 'reviews' });
@@ -79,6 +83,22 @@ describe('FileStore across processes', () => {
     expect(await readdir(dir)).toEqual(['vs.yaml']);
     console.log(`race: ${racers}x${times} modify: retries ${stats.map((s) => s.retries).join('+')}, ${stats.map((s) => s.ms.toFixed(0)).join('/')} ms`);
   }, 60_000);
+
+  it('loses no write when several stores in one process race', async () => {
+    const dir = await mkdtemp(join(work, 'mesh-'));
+    await writeFile(join(dir, 'vs.yaml'), VS);
+    const stores = await Promise.all(Array.from({ length: 4 }, () => FileStore.open(dir)));
+    const ref = { kind: 'VirtualService', namespace: 'shop', name: 'reviews' };
+    const bump = (cur: Resource | undefined): Resource => ({
+      ...cur!,
+      metadata: { ...cur!.metadata, annotations: { count: String(Number(cur!.metadata.annotations?.count ?? 0) + 1) } },
+    });
+    // Each store runs 10 increments, and the four stores (and two calls on each) interleave.
+    await Promise.all(stores.flatMap((s) => [0, 1].map(async () => {
+      for (let i = 0; i < 5; i++) await s.modify(ref, bump);
+    })));
+    expect((await stores[0]!.get(ref))?.metadata.annotations?.count).toBe('40');
+  });
 
   it('breaks a lock left by a process that died', async () => {
     const dir = await mkdtemp(join(work, 'mesh-'));
