@@ -235,7 +235,12 @@ export class FileStore implements ConfigStore {
     try {
       // Recursive: namespaces are sub-directories. An atomic write by another process shows up as
       // a 'rename' of the target name, which is all we need to know to rescan.
-      fsw = fsWatch(this.#dir, { recursive: true }, schedule);
+      fsw = fsWatch(this.#dir, { recursive: true }, (_event, filename) => {
+        // The lock file and temp files (dotfiles) come and go on every write; the rename that
+        // matters arrives under the target's own name.
+        if (filename && basename(filename.toString()).startsWith('.')) return;
+        schedule();
+      });
       fsw.on('error', (err) => report(new ClusterError(`watching ${this.#dir} failed: ${err.message}; falling back to polling`)));
     } catch (err) {
       report(new ClusterError(`cannot watch ${this.#dir}: ${(err as Error).message}; falling back to polling every ${this.#opts.watchPollMs} ms`));
