@@ -24,7 +24,7 @@ export class KubeHttpError extends Error {
 /** What was being done when an error happened: everything a one-line message needs to name. */
 export interface KubeOperation {
   /** The RBAC verb of the request. */
-  verb: 'get' | 'list' | 'watch' | 'create' | 'patch' | 'delete';
+  verb: 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
   info: KindInfo;
   /** undefined: every namespace (or a cluster-scoped kind). */
   namespace: string | undefined;

@@ -46,7 +46,9 @@ const SERVER_METADATA = ['managedFields', 'creationTimestamp', 'uid', 'generatio
  * providers, TLS, proxies) and undici, with plain JSON in and out for every kind: client-node's
  * typed models would turn timestamps into Date objects and drop fields they do not know
  * (`x-kubernetes-*` keys, newer API fields), and mesh objects are plain JSON anyway.
- * Writes are server-side apply with field manager "meshctl".
+ * Writes use field manager "meshctl": server-side apply for an object the caller owns (no
+ * resourceVersion), an update carrying the resourceVersion for read-modify-write (apply with a
+ * resourceVersion, modify), and a create when modify finds nothing, so every race is a 409.
  */
 export class KubeStore implements ConfigStore {
   readonly backend = 'kube' as const;
@@ -112,12 +114,25 @@ export class KubeStore implements ConfigStore {
     const name = resource.metadata?.name;
     if (!name) throw new InputError(`${resource.kind} without metadata.name cannot be applied`, 'set metadata.name');
     const body = toSend(resource, info, namespace);
+    const dryRun: Record<string, string> = opts.dryRun ? { dryRun: 'All' } : {};
+    const path = objectPath(info, namespace, name);
+    if (body.metadata.resourceVersion) {
+      // The caller read the object and writes back all of it: an update (PUT) carrying the
+      // resourceVersion. The server refuses it with 409 when the object changed since, and with 404
+      // when it was deleted since. (A server-side apply would check the version too, but it
+      // silently re-creates an object deleted meanwhile.)
+      const op = this.#op('update', info, namespace, name);
+      try {
+        return withType(await this.#request<Resource>('PUT', path, { query: { fieldManager: FIELD_MANAGER, ...dryRun }, body }), info);
+      } catch (err) {
+        if (isObjectNotFound(err)) throw new StoreConflict({ kind: info.kind, namespace, name });
+        throw toStoreError(err, op);
+      }
+    }
+    // The caller owns the fields it sends: server-side apply, taking them over from other managers.
     const op = this.#op('patch', info, namespace, name);
-    const query = { fieldManager: FIELD_MANAGER, force: 'true', ...(opts.dryRun ? { dryRun: 'All' } : {}) };
     try {
-      // resourceVersion stays in the body when the caller set it: the server then refuses (409) to
-      // apply over a newer version, which is the optimistic concurrency the contract promises.
-      return withType(await this.#request<Resource>('PATCH', objectPath(info, namespace, name), { query, body, contentType: APPLY_PATCH }), info);
+      return withType(await this.#request<Resource>('PATCH', path, { query: { fieldManager: FIELD_MANAGER, force: 'true', ...dryRun }, body, contentType: APPLY_PATCH }), info);
     } catch (err) {
       throw toStoreError(err, op);
     }
@@ -246,7 +261,7 @@ export class KubeStore implements ConfigStore {
   }
 
   async #request<T>(
-    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
     req: { query?: Record<string, string>; body?: unknown; contentType?: string } = {},
   ): Promise<T> {

@@ -130,6 +130,14 @@ describe('KubeStore on a real API server', () => {
     expect((await store.get({ kind: 'VirtualService', namespace: ns, name: 'reviews' }))?.metadata.labels).toEqual({ v: '2' });
   });
 
+  it('refuses an apply carrying the resourceVersion of an object deleted since with StoreConflict', async () => {
+    const ns = await freshNamespace('stale-deleted');
+    const first = await store.apply(vs(ns, 'reviews'));
+    await store.delete({ kind: 'VirtualService', namespace: ns, name: 'reviews' });
+    await expect(store.apply({ ...vs(ns, 'reviews'), metadata: { ...vs(ns, 'reviews').metadata, resourceVersion: first.metadata.resourceVersion } })).rejects.toBeInstanceOf(StoreConflict);
+    expect(await store.get({ kind: 'VirtualService', namespace: ns, name: 'reviews' })).toBeUndefined();
+  });
+
   it('rejects an invalid object with the server field message (InputError, exit 65)', async () => {
     const ns = await freshNamespace('invalid');
     const bad = { ...vs(ns, 'bad'), spec: { hosts: 'reviews' } };
