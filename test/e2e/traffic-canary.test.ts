@@ -1,0 +1,175 @@
+/**
+ * End to end with a real proxy: `meshctl proxy --config DIR` serves the directory that
+ * `meshctl --local DIR` edits. After `canary shift reviews 10%`, 10,000 requests split 10/90 within
+ * 4 binomial standard deviations; after `inject fault --abort 503 --percent 50` about half fail
+ * with 503 (same bound); `inject fault --clear` stops it.
+ * Spawns the built binary for the proxy: run `node scripts/build.mjs` first (npm test does).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { meshctl } from '../helpers/run-meshctl.js';
+
+const bin = fileURLToPath(new URL('../../bin/meshctl', import.meta.url));
+const HOST = 'reviews.default.svc.cluster.local';
+
+let dir: string;
+let v1: Server;
+let v2: Server;
+let proc: ChildProcess;
+let outbound = 0;
+let stats = 0;
+const lines: string[] = [];
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+function serve(name: string): Promise<Server> {
+  const s = createServer((_q, r) => r.end(name));
+  return new Promise((res) => s.listen(0, '127.0.0.1', () => res(s)));
+}
+const portOf = (s: Server): number => (s.address() as AddressInfo).port;
+
+/** Bookinfo-style reviews with two versions, as a controller would leave them: Pods + EndpointSlices. */
+function workloads(): string {
+  const version = (v: string, port: number) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-${v}, namespace: default, labels: {app: reviews, version: ${v}}}
+spec: {containers: [{name: reviews, image: reviews:${v}}]}
+status: {podIP: 127.0.0.1, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: reviews-${v}, namespace: default, labels: {kubernetes.io/service-name: reviews}}
+addressType: IPv4
+ports: [{name: http, port: ${port}}]
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-${v}, namespace: default}}]
+`;
+  return `apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: default}
+spec: {selector: {app: reviews}, ports: [{name: http, port: 9080}]}
+---${version('v1', portOf(v1))}---${version('v2', portOf(v2))}`;
+}
+
+async function waitFor(pred: (l: string) => boolean, from = 0, ms = 15_000): Promise<string> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const l = lines.slice(from).find(pred);
+    if (l) return l;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out; proxy output so far:\n${lines.join('\n')}`);
+}
+
+function get(): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port: outbound, path: '/', headers: { host: HOST }, agent }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+/** `n` requests, `concurrency` at a time; counts of "status body". */
+async function load(n: number, concurrency = 16): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        next++;
+        const r = await get();
+        const key = `${r.status} ${r.status === 200 ? r.body : ''}`.trim();
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+    }),
+  );
+  return counts;
+}
+
+/** Runs a meshctl command on the directory and waits for the proxy to load the new config. */
+async function change(args: string[]): Promise<void> {
+  const from = lines.length;
+  const r = await meshctl([...args, '--local', dir]);
+  expect(r.exitCode, r.stderr).toBe(0);
+  await waitFor((l) => l.includes('"event":"reload"'), from);
+}
+
+beforeAll(async () => {
+  [v1, v2] = await Promise.all([serve('v1'), serve('v2')]);
+  dir = mkdtempSync(join(tmpdir(), 'meshctl-traffic-e2e-'));
+  writeFileSync(join(dir, 'reviews.yaml'), workloads());
+  proc = spawn(process.execPath, [bin, 'proxy', '--config', dir, '--workload', 'e2e-client', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [proc.stdout!, proc.stderr!]) {
+    let buf = '';
+    stream.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const parts = buf.split('\n');
+      buf = parts.pop() ?? '';
+      lines.push(...parts);
+    });
+  }
+  const ready = JSON.parse(await waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; stats: number } };
+  outbound = ready.ports.outbound;
+  stats = ready.ports.stats;
+});
+
+afterAll(() => {
+  proc?.kill('SIGKILL');
+  agent.destroy();
+  v1?.close();
+  v2?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** |observed - n p| within 4 standard deviations of a binomial(n, p). */
+function withinFourSigma(observed: number, n: number, p: number): boolean {
+  return Math.abs(observed - n * p) <= 4 * Math.sqrt(n * p * (1 - p));
+}
+
+test('canary shift 10%: 10,000 requests split 10/90 within 4 sigma', { timeout: 120_000 }, async () => {
+  // No VirtualService or DestinationRule yet: shift creates both, subsets from the Pods' versions.
+  await change(['canary', 'shift', 'reviews', '10%']);
+  const n = 10_000;
+  const counts = await load(n);
+  const canary = counts.get('200 v2') ?? 0;
+  const stable = counts.get('200 v1') ?? 0;
+  console.log(`canary shift 10%: v2 ${canary}, v1 ${stable} of ${n} (expected 1000 ± ${Math.round(4 * Math.sqrt(n * 0.1 * 0.9))})`);
+  expect(canary + stable).toBe(n);
+  expect(withinFourSigma(canary, n, 0.1), `v2 got ${canary} of ${n}`).toBe(true);
+
+  // canary status reads the same numbers from the proxy's /stats/prometheus.
+  const status = await meshctl(['canary', 'status', 'reviews', '--metrics', `http://127.0.0.1:${stats}`, '--window', '0', '-o', 'json', '--local', dir]);
+  expect(status.exitCode, status.stderr).toBe(0);
+  const subsets = (JSON.parse(status.stdout) as { subsets: { subset: string; role: string; weight: number; requests: number; successRate: number }[] }).subsets;
+  expect(subsets.map((x) => [x.subset, x.role, x.weight, x.requests, x.successRate])).toEqual([
+    ['v1', 'stable', 90, stable, 1],
+    ['v2', 'canary', 10, canary, 1],
+  ]);
+});
+
+test('inject fault --abort 503 --percent 50: about half fail with 503; --clear stops it', { timeout: 120_000 }, async () => {
+  await change(['inject', 'fault', 'reviews', '--abort', '503', '--percent', '50']);
+  const n = 4_000;
+  const counts = await load(n);
+  const aborted = counts.get('503') ?? 0;
+  console.log(`inject fault --abort 503 --percent 50: ${aborted} of ${n} got 503 (expected 2000 ± ${Math.round(4 * Math.sqrt(n * 0.25))})`);
+  expect(withinFourSigma(aborted, n, 0.5), `503 on ${aborted} of ${n}`).toBe(true);
+  // The fault rule keeps the canary split for the requests it lets through.
+  const ok = (counts.get('200 v1') ?? 0) + (counts.get('200 v2') ?? 0);
+  expect(ok + aborted).toBe(n);
+
+  await change(['inject', 'fault', 'reviews', '--clear']);
+  const after = await load(500);
+  expect(after.get('503') ?? 0).toBe(0);
+});
