@@ -52,7 +52,7 @@ export function findPackageRoot(env: Record<string, string | undefined> = {}): s
 }
 
 export async function loadTemplates(root: string): Promise<TemplateSet> {
-  const { parse } = await import('yaml');
+  const { parse } = await yamlLib();
   const dir = join(root, 'templates');
   const baseValues = parse(await readFile(join(dir, 'values.yaml'), 'utf8')) as Record<string, unknown>;
   const schema = JSON.parse(await readFile(join(dir, 'values.schema.json'), 'utf8')) as Record<string, unknown>;
@@ -73,7 +73,7 @@ export async function loadTemplates(root: string): Promise<TemplateSet> {
 
 /** The Istio CRDs, vendored in third_party/ and shipped with the package. */
 export async function loadCrds(root: string): Promise<Resource[]> {
-  const { parseAllDocuments } = await import('yaml');
+  const { parseAllDocuments } = await yamlLib();
   const file = join(root, 'third_party', 'istio', 'istio-crds.yaml');
   const text = await readFile(file, 'utf8').catch((err: unknown) => {
     throw new InputError(`cannot read the mesh CRDs from ${file}: ${(err as Error).message}`, 'reinstall meshctl');
@@ -84,7 +84,7 @@ export async function loadCrds(root: string): Promise<Resource[]> {
 }
 
 async function readValuesFiles(ctx: Context, names: readonly string[]): Promise<{ name: string; values: unknown }[]> {
-  const { parse } = await import('yaml');
+  const { parse } = await yamlLib();
   const out: { name: string; values: unknown }[] = [];
   for (const name of names) {
     let text: string;
@@ -108,6 +108,15 @@ async function readStdin(ctx: Context): Promise<string> {
   return s;
 }
 
+/**
+ * The yaml package, loaded on first use. esbuild's code splitting hands a CommonJS package that is
+ * also imported statically elsewhere to a dynamic import() as `default` only, so take either shape.
+ */
+export async function yamlLib(): Promise<typeof import('yaml')> {
+  const m = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
+  return typeof m.parse === 'function' ? m : (m.default ?? m);
+}
+
 export interface Rendered {
   profile: string;
   values: Record<string, unknown>;
@@ -128,6 +137,6 @@ export async function renderFromFlags(ctx: Context, flags: RenderFlags): Promise
 
 /** Multi-document YAML, the form `kubectl apply -f -` reads. Key order is the renderer's. */
 export async function toYamlStream(resources: readonly Resource[]): Promise<string> {
-  const { stringify } = await import('yaml');
+  const { stringify } = await yamlLib();
   return resources.map((r) => stringify(r, { lineWidth: 0 })).join('---\n');
 }

@@ -101,7 +101,9 @@ interface AjvError {
  * "did you mean" from the schema's own property names.
  */
 export async function validateValues(values: Record<string, unknown>, schema: Record<string, unknown>): Promise<void> {
-  const { Ajv } = await import('ajv');
+  // Bundled with code splitting, a CommonJS package may arrive as `default` only: take either shape.
+  const m = (await import('ajv')) as typeof import('ajv') & { default?: typeof import('ajv') };
+  const Ajv = m.Ajv ?? m.default?.Ajv;
   const ajv = new Ajv({ allErrors: true, coerceTypes: true, strict: false });
   const validate = ajv.compile(schema);
   if (validate(values)) return;

@@ -17,6 +17,8 @@ export async function present(output: CommandOutput, format: string): Promise<st
 
 export async function toYaml(data: unknown): Promise<string> {
   // yaml is loaded only when YAML is printed: most table output never needs it.
-  const { stringify } = await import('yaml');
+  // esbuild's code splitting may hand this CommonJS package over as `default` only (it is also imported statically).
+  const m = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
+  const { stringify } = typeof m.stringify === 'function' ? m : (m.default ?? m);
   return stringify(data, { lineWidth: 0 });
 }
