@@ -50,6 +50,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await stop();
     throw new Error(`could not install the Istio CRDs into the test cluster: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
+  // If vitest dies without running the teardown (Ctrl-C twice, a crash), do not leave etcd and
+  // kube-apiserver running: kill them by pid as the process exits.
+  const pids = await Promise.all(['apiserver.pid', 'etcd.pid'].map(async (f) => Number(await readFile(join(dir, f), 'utf8'))));
+  const killOnExit = (): void => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+  process.once('exit', killOnExit);
   if (process.env.MESHCTL_TEST_CLUSTER_VERBOSE) console.error(`test cluster ready in ${Date.now() - started}ms (API server ${apiServerMs}ms, then CRDs): ${dir}`);
 
   project.provide('kubeconfig', kubeconfig);
@@ -58,6 +71,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('clusterDir', dir);
 
   return async () => {
+    process.off('exit', killOnExit);
     await stop();
     // MESHCTL_KEEP_CLUSTER_DIR=1 keeps the logs of a failed run for a look.
     if (!process.env.MESHCTL_KEEP_CLUSTER_DIR) await rm(dir, { recursive: true, force: true });
