@@ -53,7 +53,8 @@ export function buildProgram(io: IO, makeContext: (globals: GlobalOptions) => Co
 function addCommand(parent: Command, name: string, spec: CommandSpec, io: IO, makeContext: (g: GlobalOptions) => Context): void {
   const cmd = parent.command(name).description(spec.summary);
   configureForIO(cmd, io);
-  if (spec.description) cmd.description(spec.summary + '\n\n' + spec.description);
+  // The group's command list shows the one-line summary; the command's own --help shows both.
+  if (spec.description) cmd.summary(spec.summary).description(spec.summary + '\n\n' + spec.description);
   for (const arg of spec.args ?? []) {
     const n = arg.variadic ? `${arg.name}...` : arg.name;
     cmd.argument(arg.required ? `<${n}>` : `[${n}]`, arg.description);
