@@ -50,7 +50,8 @@ export async function progressView(io: IO, env: Record<string, string | undefine
     },
     async close() {
       instance?.unmount();
-      await instance?.waitUntilExit().catch(() => undefined);
+      // Bounded: the result must print even if the terminal never confirms ink's last write.
+      await Promise.race([instance?.waitUntilExit().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
     },
   };
 }

@@ -230,3 +230,17 @@ describe('concurrent writers', () => {
     expect(last?.mirror).toEqual({ host: 'reviews', subset: 'v3' });
   });
 });
+
+describe('help', () => {
+  test('groups and commands read naturally, each with examples', async () => {
+    const canary = await meshctl('canary --help');
+    expect(canary.exitCode).toBe(0);
+    for (const c of ['promote', 'rollback', 'rollout', 'shift', 'status']) expect(canary.stdout).toMatch(new RegExp(`^  canary ${c} <service>`, 'm'));
+    expect(canary.stdout).not.toContain('At each step'); // long descriptions only in the command's own help
+    for (const path of ['canary shift', 'canary status', 'canary promote', 'canary rollback', 'canary rollout', 'inject fault', 'route header', 'route mirror', 'resilience set']) {
+      const r = await meshctl(`${path} --help`);
+      expect(r.exitCode, path).toBe(0);
+      expect(r.stdout, path).toContain(`Examples:\n  meshctl ${path}`);
+    }
+  });
+});

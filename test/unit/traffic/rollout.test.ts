@@ -194,6 +194,33 @@ describe('canary status', () => {
     expect(json).toMatchObject({ stable: 'v1', canary: 'v2', subsets: [{ subset: 'v1', weight: 80 }, { subset: 'v2', weight: 20 }, { version: 'v3' }] });
   });
 
+  test('per-version metrics from a Prometheus server', async () => {
+    const dir = mesh();
+    await meshctl(['canary', 'shift', 'reviews', '10', '--to', 'v2', '--local', dir]);
+    const queries: string[] = [];
+    const server = createServer((req, res) => {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams.get('query') ?? '';
+      queries.push(q);
+      const value = (v1: number, v2: number) => [
+        { metric: { destination_version: 'v1' }, value: [0, String(v1)] },
+        { metric: { destination_version: 'v2' }, value: [0, String(v2)] },
+      ];
+      const result = q.includes('histogram_quantile(0.5') ? value(5, 7) : q.includes('histogram_quantile(0.99') ? value(40, 'NaN' as unknown as number) : q.includes('5..') ? value(0, 3) : value(900, 100);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result } }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const r = await meshctl(['canary', 'status', 'reviews', '--prometheus', url, '--window', '10ms', '--local', dir, '-o', 'json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const subsets = (JSON.parse(r.stdout) as { subsets: Record<string, unknown>[] }).subsets;
+    expect(subsets[0]).toMatchObject({ subset: 'v1', requests: 900, rps: 900, successRate: 1, p50Ms: 5, p99Ms: 40 });
+    expect(subsets[1]).toMatchObject({ subset: 'v2', requests: 100, successRate: 0.97, p50Ms: 7 });
+    expect(subsets[1]?.p99Ms).toBeUndefined(); // NaN from Prometheus: no data, not a number to judge
+    expect(queries).toContain(`sum by (destination_version) (increase(istio_requests_total{destination_service="${HOST}",reporter="destination"}[1s]))`);
+  });
+
   test('an unreachable metrics endpoint is exit 69 naming it', async () => {
     const dir = mesh();
     const r = await meshctl(['canary', 'status', 'reviews', '--metrics', 'http://127.0.0.1:9/stats/prometheus', '--local', dir]);
