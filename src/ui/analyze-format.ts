@@ -21,7 +21,11 @@ export function formatHuman(report: AnalysisReport, color: boolean): string {
   const groups = new Map<string, Message[]>();
   for (const m of report.messages) {
     const g = m.origin?.file ?? 'cluster';
-    groups.set(g, [...(groups.get(g) ?? []), m]);
+    {
+      const list = groups.get(g);
+      if (list) list.push(m);
+      else groups.set(g, [m]);
+    }
   }
   const lines: string[] = [];
   for (const [file, msgs] of groups) {

@@ -16,7 +16,7 @@ export function effectiveMtls(ctx: AnalysisContext, namespace: string, labels: R
     }
     return undefined;
   };
-  const inNs = ctx.of('PeerAuthentication').filter((pa) => ctx.ns(pa.resource) === namespace);
+  const inNs = peerAuthenticationsIn(ctx, namespace);
   const selected = labels
     ? inNs.filter((pa) => {
         const sel = stringMap(obj(specOf(pa.resource).selector)?.matchLabels);
@@ -24,8 +24,29 @@ export function effectiveMtls(ctx: AnalysisContext, namespace: string, labels: R
       })
     : [];
   const nsWide = inNs.filter((pa) => Object.keys(stringMap(obj(specOf(pa.resource).selector)?.matchLabels)).length === 0);
-  const meshWide = ctx.of('PeerAuthentication').filter((pa) => ctx.ns(pa.resource) === ROOT_NAMESPACE && Object.keys(stringMap(obj(specOf(pa.resource).selector)?.matchLabels)).length === 0);
+  const meshWide = peerAuthenticationsIn(ctx, ROOT_NAMESPACE).filter((pa) => Object.keys(stringMap(obj(specOf(pa.resource).selector)?.matchLabels)).length === 0);
   return pick(selected) ?? pick(nsWide) ?? pick(meshWide);
+}
+
+// Per run, PeerAuthentications by namespace: asked once per DestinationRule, so a scan each time
+// would make the check quadratic in large inputs.
+const byNamespace = new WeakMap<AnalysisContext, Map<string, InputResource[]>>();
+
+function peerAuthenticationsIn(ctx: AnalysisContext, namespace: string): readonly InputResource[] {
+  let m = byNamespace.get(ctx);
+  if (!m) {
+    m = new Map();
+    for (const pa of ctx.of('PeerAuthentication')) {
+      const ns = ctx.ns(pa.resource);
+      {
+      const list = m.get(ns);
+      if (list) list.push(pa);
+      else m.set(ns, [pa]);
+    }
+    }
+    byNamespace.set(ctx, m);
+  }
+  return m.get(namespace) ?? [];
 }
 
 /** Workloads behind a service host, or undefined when it is not a known Service. */

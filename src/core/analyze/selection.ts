@@ -20,7 +20,11 @@ export function selectorConflicts(ctx: AnalysisContext, kind: string, selectorFi
   const byNs = new Map<string, InputResource[]>();
   for (const r of ctx.of(kind)) {
     const ns = ctx.ns(r.resource);
-    byNs.set(ns, [...(byNs.get(ns) ?? []), r]);
+    {
+      const list = byNs.get(ns);
+      if (list) list.push(r);
+      else byNs.set(ns, [r]);
+    }
   }
   for (const [ns, list] of byNs) {
     const sel = (r: InputResource) => {
@@ -46,7 +50,11 @@ export function selectorConflicts(ctx: AnalysisContext, kind: string, selectorFi
       const bySel = new Map<string, InputResource[]>();
       for (const [r, s] of selected) {
         const k = formatLabels(Object.fromEntries(Object.entries(s).sort()));
-        bySel.set(k, [...(bySel.get(k) ?? []), r]);
+        {
+      const list = bySel.get(k);
+      if (list) list.push(r);
+      else bySel.set(k, [r]);
+    }
       }
       for (const [k, members] of bySel) if (members.length > 1) out.push({ members, target: `workloads labelled ${k}`, selectorless: false });
     }

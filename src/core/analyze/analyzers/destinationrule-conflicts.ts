@@ -14,7 +14,11 @@ export const destinationRuleConflicts: Analyzer = {
       for (const dr of rules) {
         if (specOf(dr.resource).workloadSelector !== undefined) continue;
         const ns = ctx.ns(dr.resource);
-        byNs.set(ns, [...(byNs.get(ns) ?? []), dr]);
+        {
+      const list = byNs.get(ns);
+      if (list) list.push(dr);
+      else byNs.set(ns, [dr]);
+    }
       }
       for (const list of byNs.values()) {
         if (list.length < 2) continue;
