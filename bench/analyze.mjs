@@ -4,6 +4,8 @@
 // linear in the input. Each size runs in a fresh process so memory figures do not mix.
 // Usage: node bench/analyze.mjs [sizes...]   (default 1000 5000 10000; bundles src/ with esbuild)
 import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { clearInterval, setInterval } from 'node:timers';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
