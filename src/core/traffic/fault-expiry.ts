@@ -38,3 +38,21 @@ export function faultActive(route: { name?: unknown }, vs: Pick<Resource, 'metad
   const expiry = faultExpiry(route, vs);
   return expiry === undefined || now.getTime() < expiry.getTime();
 }
+
+/**
+ * The earliest expiry after `now` among the meshctl fault rules in `virtualServices`, so a proxy
+ * that compiled its routes can schedule one recompile for the moment a fault has to stop.
+ */
+export function nextFaultExpiry(virtualServices: readonly Pick<Resource, 'metadata' | 'spec'>[], now: Date): Date | undefined {
+  let next: Date | undefined;
+  for (const vs of virtualServices) {
+    const http = (vs.spec as { http?: unknown } | undefined)?.http;
+    if (!Array.isArray(http)) continue;
+    for (const route of http) {
+      if (typeof route !== 'object' || route === null || !('fault' in route)) continue;
+      const t = faultExpiry(route as { name?: unknown }, vs);
+      if (t && t.getTime() > now.getTime() && (!next || t.getTime() < next.getTime())) next = t;
+    }
+  }
+  return next;
+}
