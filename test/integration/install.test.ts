@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adminClients, kubeEnv, limitedKubeconfig } from '../helpers/cluster.js';
+import { adminClients, freshNamespace, kubeEnv, limitedKubeconfig } from '../helpers/cluster.js';
 import { meshctl } from '../helpers/run-meshctl.js';
 
 /**
@@ -139,6 +139,44 @@ describe('meshctl install on a real API server', () => {
     expect(ok.stderr).toContain('Deployment meshctl-system/meshctl-controller is ready');
   });
 
+  it('uninstall --purge says how many mesh objects a CRD meshctl created would take with it, and asks', async () => {
+    // A CRD meshctl created itself (on a cluster without Istio it creates them all), with objects in it.
+    const { kc } = await adminClients();
+    const k8s = await import('@kubernetes/client-node');
+    const api = kc.makeApiClient(k8s.CustomObjectsApi);
+    const crd = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions' };
+    await api.createClusterCustomObject({
+      ...crd,
+      body: {
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: 'widgets.test.meshctl.dev', labels: { 'app.kubernetes.io/managed-by': 'meshctl', 'app.kubernetes.io/part-of': 'meshctl' } },
+        spec: {
+          group: 'test.meshctl.dev',
+          scope: 'Namespaced',
+          names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
+          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+        },
+      },
+    });
+    const ns = await freshNamespace('purge');
+    for (let i = 0; ; i++) {
+      try {
+        for (const name of ['a', 'b']) await api.createNamespacedCustomObject({ group: 'test.meshctl.dev', version: 'v1', namespace: ns, plural: 'widgets', body: { apiVersion: 'test.meshctl.dev/v1', kind: 'Widget', metadata: { name } } });
+        break;
+      } catch (err) {
+        if (i > 100) throw err; // not Established yet: the resource is served within a second or two
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const r = await meshctl('uninstall --purge', { env: kubeEnv(), cwd: repo, stdin: 'n\n' });
+    expect(r.stderr).toContain('--purge deletes 1 CRDs and with them 2 mesh objects (2 Widget). Continue? [y/N]');
+    expect(r.stderr).toContain('Error: uninstall --purge was not confirmed: nothing was deleted');
+    expect(r.exitCode).toBe(64);
+    expect(await labelled()).toContain('CustomResourceDefinition widgets.test.meshctl.dev');
+    expect(await labelled()).toContain('Deployment meshctl-controller');
+  });
+
   it('uninstall --purge removes everything of meshctl\'s and leaves the adopted CRDs and their objects', async () => {
     const dry = await run('uninstall --dry-run');
     expect(dry.exitCode).toBe(0);
@@ -148,6 +186,7 @@ describe('meshctl install on a real API server', () => {
     const r = await run('uninstall --purge -y');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain('left 15 CRDs that existed before meshctl installed');
+    expect(r.stdout).toContain('--purge deletes 1 CRDs and with them 2 mesh objects (2 Widget)');
     expect(await labelled()).toEqual([]);
     const labels = await crdLabels('virtualservices.networking.istio.io');
     expect(labels['app.kubernetes.io/managed-by']).toBeUndefined();
