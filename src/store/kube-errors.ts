@@ -145,5 +145,10 @@ function networkCause(err: unknown): string | undefined {
     }
     if (name === 'TimeoutError' || name === 'AbortError') return 'no answer in time';
   }
+  // Anything else fetch could not send (a port fetch refuses to use, a malformed server URL).
+  if (err instanceof TypeError && err.message === 'fetch failed') {
+    const cause = (err as { cause?: { message?: unknown } }).cause;
+    return typeof cause?.message === 'string' ? cause.message : 'the request could not be sent';
+  }
   return undefined;
 }

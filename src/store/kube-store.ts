@@ -352,6 +352,9 @@ export function loadKubeConfig(k8s: ClientNode, opts: Pick<KubeStoreOptions, 'ku
   if (!cluster?.server) {
     throw new ClusterError(`context "${current}" in kubeconfig ${source} names cluster "${ctx?.cluster ?? ''}", which is not defined there`, FIX_KUBECONFIG, undefined, 'E_KUBECONFIG');
   }
+  if (!URL.canParse(cluster.server)) {
+    throw new ClusterError(`cluster "${cluster.name}" in kubeconfig ${source} has a server that is not a URL: "${cluster.server}"`, FIX_KUBECONFIG, undefined, 'E_KUBECONFIG');
+  }
   return kc;
 }
 

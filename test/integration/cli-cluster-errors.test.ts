@@ -111,6 +111,32 @@ describe('cluster errors become one line and an exit code', () => {
     expect(v.stdout).toMatch(/control plane: unreachable: cannot reach the API server at https:\/\/127\.0\.0\.1:\d+/);
   });
 
+  it('a server certificate the kubeconfig does not trust exits 69 and says TLS failed', async () => {
+    const kubeconfig = join(dir, 'untrusted.kubeconfig');
+    // Without the cluster's CA the self-signed test CA is checked against the system roots.
+    await writeFile(kubeconfig, (await readFile(adminKubeconfig(), 'utf8')).replace(/^\s*certificate-authority-data: .*\n/m, ''));
+    const r = await meshctl(['get', 'virtualservices'], { env: kubeEnv(kubeconfig) });
+    expect(r.exitCode).toBe(69);
+    expectOneLineError(r);
+    expect(r.stderr).toMatch(/cannot reach the API server at https:\/\/127\.0\.0\.1:\d+ .*TLS failed/);
+  });
+
+  it('a server URL fetch refuses (port 1) or cannot parse exits 69, not as an internal error', async () => {
+    const bad = join(dir, 'badport.kubeconfig');
+    await writeFile(bad, (await readFile(adminKubeconfig(), 'utf8')).replace(/server: .*/, 'server: https://127.0.0.1:1'));
+    const r = await meshctl(['get', 'virtualservices'], { env: kubeEnv(bad) });
+    expect(r.exitCode).toBe(69);
+    expectOneLineError(r);
+    expect(r.stderr).toContain('cannot reach the API server at https://127.0.0.1:1');
+
+    const notUrl = join(dir, 'noturl.kubeconfig');
+    await writeFile(notUrl, (await readFile(adminKubeconfig(), 'utf8')).replace(/server: .*/, 'server: 127.0.0.1 6443'));
+    const u = await meshctl(['get', 'virtualservices'], { env: kubeEnv(notUrl) });
+    expect(u.exitCode).toBe(69);
+    expectOneLineError(u);
+    expect(u.stderr).toContain('has a server that is not a URL: "127.0.0.1 6443"');
+  });
+
   it('a kubeconfig path that does not exist exits 69 naming the file', async () => {
     const r = await meshctl(['get', 'virtualservices', '--kubeconfig', '/nonexistent/meshctl/kubeconfig']);
     expect(r.exitCode).toBe(69);
