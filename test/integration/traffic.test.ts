@@ -4,6 +4,8 @@
  * --dry-run changes nothing, and racing writers lose no write.
  */
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -122,6 +124,46 @@ describe('traffic commands on a real API server', () => {
     await step(['inject', 'fault', 'ratings', '--clear'], ['VirtualService/ratings']);
     const list = await run(['inject', 'fault', '--list'], ns);
     expect(list.stdout).toBe(`no faults in namespace "${ns}"\n`);
+  });
+
+  it('canary rollout keeps its state on the VirtualService, promotes, and refuses a second rollout', async () => {
+    const ns = await bookinfo('traffic-rollout', 'destination-rule-all', 'virtual-service-all-v1');
+    // A stand-in proxy metrics endpoint: 20 more healthy v2 requests at every scrape.
+    let total = 0;
+    const server = createServer((_q, res) => {
+      total += 20;
+      const l = `reporter="source",destination_service="reviews.${ns}.svc.cluster.local",destination_version="v2"`;
+      res.end(`istio_requests_total{${l},response_code="200"} ${total}\nistio_request_duration_milliseconds_bucket{${l},le="50"} ${total}\nistio_request_duration_milliseconds_bucket{${l},le="+Inf"} ${total}\n`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const metrics = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const gates = ['--interval', '30ms', '--max-error-rate', '1%', '--max-p99', '500ms', '--min-requests', '10', '--metrics', metrics];
+      const v0 = await versions(ns);
+      const r = await run(['canary', 'rollout', 'reviews', '--to', 'v2', '--steps', '50,100', ...gates], ns);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(changed(v0, await versions(ns))).toEqual(['VirtualService/reviews']);
+      const vs = await store.get({ kind: 'VirtualService', namespace: ns, name: 'reviews' });
+      const state = JSON.parse(vs?.metadata.annotations?.['meshctl.io/rollout'] ?? '{}') as Record<string, { phase: string }>;
+      expect(state[`reviews.${ns}.svc.cluster.local`]?.phase).toBe('succeeded');
+      const routes = await http(ns, 'reviews');
+      expect(routes[routes.length - 1]?.route.map((d) => d.destination.subset)).toEqual(['v2']);
+
+      // A rollout in progress (as an interrupted process leaves it) refuses a second one.
+      await store.modify({ kind: 'VirtualService', namespace: ns, name: 'reviews' }, (cur) => {
+        const out = structuredClone(cur) as Resource;
+        const host = `reviews.${ns}.svc.cluster.local`;
+        out.metadata.annotations = { ...out.metadata.annotations, 'meshctl.io/rollout': JSON.stringify({ [host]: { stable: 'v2', canary: 'v3', steps: [10, 100], step: 0, phase: 'progressing', startedAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', inconclusive: 0 } }) };
+        return out;
+      });
+      const v1 = await versions(ns);
+      const second = await run(['canary', 'rollout', 'reviews', '--to', 'v3', '--from', 'v2', ...gates], ns);
+      expect(second.exitCode).toBe(64);
+      expect(second.stderr).toContain('a rollout of reviews is already in progress');
+      expect(changed(v1, await versions(ns))).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   it('concurrent canary shift and header routes on one service lose no write', async () => {
