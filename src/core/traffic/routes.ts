@@ -114,7 +114,7 @@ export interface MirrorInput extends Common {
 
 /** Mirrors a share of the default route's requests to a subset (responses from it are dropped). */
 export function planMirror(input: MirrorInput): RoutePlan {
-  const { target, warnings, ref, base } = prepare(input, input.clear ? undefined : input.to, '--to');
+  const { target, warnings, vs, ref, base } = prepare(input, input.clear ? undefined : input.to, '--to');
   const mutate = (current: Resource | undefined): Resource | undefined => {
     if (input.clear && !current) return undefined;
     const out = base(current);
@@ -132,14 +132,19 @@ export function planMirror(input: MirrorInput): RoutePlan {
       delete route.mirrorPercentage;
       return out;
     }
-    const sendsThere = (route.route ?? []).some((d) => d.destination?.subset === input.to && (d.weight ?? 100) > 0);
-    if (sendsThere) warnings.push(`the default route already sends traffic to ${input.to}: those requests are mirrored to it too`);
     // Name the mirror the way the route names the service (short or long form, same port).
     const like = route.route?.find((d) => d.destination?.host !== undefined)?.destination;
     route.mirror = like ? { ...clone(like), subset: input.to } : { host: destinationHost(target, out.metadata.namespace ?? input.snapshot.namespace), subset: input.to };
     route.mirrorPercentage = { value: input.percent ?? 100 };
     return out;
   };
+  if (vs && !input.clear) {
+    const spec = vsSpec(vs);
+    const route = spec.http?.[defaultRouteIndex(spec)];
+    if ((route?.route ?? []).some((d) => d.destination?.subset === input.to && (d.weight ?? 100) > 0)) {
+      warnings.push(`the default route already sends traffic to ${input.to}: those requests are mirrored to it too`);
+    }
+  }
   const summary = input.clear ? `${target.name}: mirroring off` : `${target.name}: mirroring ${input.percent ?? 100}% of the default route's requests to ${input.to}`;
   return { ...planOf(input.snapshot, [{ ref, mutate }], warnings, summary), target };
 }
