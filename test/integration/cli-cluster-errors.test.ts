@@ -172,6 +172,15 @@ describe('cluster errors become one line and an exit code', () => {
     expect(limited.exitCode).toBe(77);
   });
 
+  it('credentials the API server does not accept exit 77 naming the context', async () => {
+    const kubeconfig = join(dir, 'badtoken.kubeconfig');
+    await writeFile(kubeconfig, (await readFile(adminKubeconfig(), 'utf8')).replace(/token: .*/, 'token: not-a-valid-token'));
+    const r = await meshctl(['get', 'virtualservices'], { env: kubeEnv(kubeconfig) });
+    expect(r.exitCode).toBe(77);
+    expectOneLineError(r);
+    expect(r.stderr).toContain('rejected the credentials of context "meshctl-test-admin" (401 Unauthorized)');
+  });
+
   it('a user without RBAC permission exits 77 naming the verb, resource, namespace and permission', async () => {
     const ns = await freshNamespace('cli-forbidden');
     const r = await meshctl(['get', 'virtualservices', '-n', ns], { env: kubeEnv(limitedKubeconfig()) });
