@@ -290,7 +290,7 @@ function finish(s: Situation, snapshot: Snapshot, roles: Roles, after: Weight[],
 }
 
 export function formatWeights(ws: Weight[]): string {
-  if (ws.length === 0) return 'no route of its own';
+  if (ws.length === 0) return 'no default route: all versions';
   return ws.map((w) => `${w.subset ?? 'all versions'} ${w.weight}%`).join(' / ');
 }
 

@@ -68,6 +68,8 @@ const CASES: Case[] = [
   { name: 'shift-error-unknown-service', files: [BOOKINFO, NET('destination-rule-all')], plan: (s) => planCanaryShift({ snapshot: s, service: 'reveiws', weight: 10 }) },
   { name: 'shift-error-undefined-subset', files: [BOOKINFO, NET('destination-rule-all'), NET('virtual-service-all-v1')], plan: (s) => planCanaryShift({ snapshot: s, service: 'reviews', weight: 10, to: 'v4' }) },
   { name: 'shift-error-shared-default-route', files: [BOOKINFO, NET('destination-rule-all'), INPUT('shared-default')], plan: (s) => planCanaryShift({ snapshot: s, service: 'reviews', weight: 10, to: 'v2' }) },
+  { name: 'shift-header-only-adds-default-route', files: [BOOKINFO, NET('destination-rule-all'), INPUT('header-only')], plan: (s) => planCanaryShift({ snapshot: s, service: 'reviews', weight: 10, to: 'v3', from: 'v1' }) },
+  { name: 'route-mirror-warns-when-already-routed', files: [BOOKINFO, NET('destination-rule-all'), NET('virtual-service-reviews-80-20')], plan: (s) => planMirror({ snapshot: s, service: 'reviews', to: 'v2', percent: 100 }) },
   // promote / rollback
   { name: 'promote-80-20', files: [BOOKINFO, NET('destination-rule-all'), NET('virtual-service-reviews-80-20')], plan: (s) => planCanaryPromote({ snapshot: s, service: 'reviews' }) },
   { name: 'rollback-80-20', files: [BOOKINFO, NET('destination-rule-all'), NET('virtual-service-reviews-80-20')], plan: (s) => planCanaryRollback({ snapshot: s, service: 'reviews' }) },
