@@ -64,13 +64,56 @@ export function parseDuration(text: string): number {
   return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
 }
 
-/** Progress for people, on stderr; a plain line per step (ink's live view is for terminals). */
+/** Progress for people: finished steps, and what is being waited for now. */
 export interface Progress {
-  step(line: string): void;
+  done(line: string): void;
+  doing(line: string): void;
+  close(): Promise<void>;
 }
 
+/** Plain lines on stderr, one per event: for pipes, CI logs and tests. */
 export function plainProgress(ctx: Context): Progress {
-  return { step: (line) => ctx.info(line) };
+  return { done: (line) => ctx.info(line), doing: (line) => ctx.info(line), close: async () => {} };
+}
+
+/**
+ * On a terminal outside CI, an ink view: finished steps scroll by (ink's Static), the step in
+ * progress stays on one live line below them. ink and React load only here.
+ */
+export async function installProgress(ctx: Context): Promise<Progress> {
+  const { liveViewAllowed } = await import('../ui/progress.js');
+  if (!liveViewAllowed(ctx.io, ctx.env)) return plainProgress(ctx);
+  const [ink, react] = await Promise.all([import('ink'), import('react')]);
+  const { render, Box, Static, Text } = ink;
+  const h = react.createElement;
+  const finished: { key: number; line: string }[] = [];
+  let current = '';
+  const view = () =>
+    h(
+      Box,
+      { flexDirection: 'column' },
+      h(Static<{ key: number; line: string }>, { items: [...finished], children: (item: { key: number; line: string }) => h(Text, { key: item.key, color: 'green' }, `✔ ${item.line}`) }),
+      current ? h(Text, { color: 'cyan' }, `▶ ${current}`) : null,
+    );
+  const instance = render(view(), { stdout: ctx.io.stdout as NodeJS.WriteStream, patchConsole: false });
+  return {
+    done(line) {
+      finished.push({ key: finished.length, line });
+      current = '';
+      instance.rerender(view());
+    },
+    doing(line) {
+      current = line;
+      instance.rerender(view());
+    },
+    async close() {
+      current = '';
+      instance.rerender(view());
+      instance.unmount();
+      // Bounded: the result must print even if the terminal never confirms ink's last write.
+      await Promise.race([instance.waitUntilExit().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    },
+  };
 }
 
 interface InstallOptions {
@@ -81,7 +124,15 @@ interface InstallOptions {
 }
 
 export async function installCluster(ctx: Context, kube: KubeApplier, rendered: Rendered, opts: InstallOptions): Promise<{ data: unknown; text: string }> {
-  const progress = plainProgress(ctx);
+  const progress = await installProgress(ctx);
+  try {
+    return await installSteps(ctx, kube, rendered, opts, progress);
+  } finally {
+    await progress.close();
+  }
+}
+
+async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered, opts: InstallOptions, progress: Progress): Promise<{ data: unknown; text: string }> {
   const { KIND_ORDER, NAMESPACE, CONTROLLER, INSTALL_SELECTOR } = await import('../manifests/render.js');
   const plan = await import('../manifests/plan.js');
   const { lineDiff } = await import('../manifests/diff.js');
@@ -90,14 +141,14 @@ export async function installCluster(ctx: Context, kube: KubeApplier, rendered: 
 
   // 1. Pre-checks: nothing is written until all of them pass.
   const version = await checkServerVersion(kube);
-  progress.step(`API server ${kube.server} (context "${kube.context}") is Kubernetes ${version}`);
+  progress.done(`API server ${kube.server} (context "${kube.context}") is Kubernetes ${version}`);
   await checkAccess(kube, accessChecksFor(rendered.resources, installKindInfo), 'install');
   const existing = await detectExisting(kube, rendered.version);
   const ns = await kube.get({ kind: 'Namespace', name: NAMESPACE });
   if (ns?.metadata.deletionTimestamp) {
     throw new ClusterError(`namespace "${NAMESPACE}" is being deleted (an uninstall is finishing)`, 'wait until it is gone, then install again', undefined, 'E_TERMINATING');
   }
-  for (const line of existing.notes) progress.step(line);
+  for (const line of existing.notes) progress.done(line);
 
   // 2. Plan: a server-side dry run of every object tells what would change, field by field.
   const entries: PlanEntry[] = [];
@@ -155,18 +206,19 @@ export async function installCluster(ctx: Context, kube: KubeApplier, rendered: 
   const crdNames: string[] = [];
   for (const [i, e] of toApply.entries()) {
     await kube.apply(e.desired as Resource);
-    progress.step(`${e.action === 'create' ? 'created' : 'updated'} ${plan.describeRef(e.ref)}`);
+    progress.done(`${e.action === 'create' ? 'created' : 'updated'} ${plan.describeRef(e.ref)}`);
     if (e.ref.kind === 'CustomResourceDefinition') crdNames.push(e.ref.name);
     const next = toApply[i + 1];
     if (crdNames.length && (!next || next.ref.kind !== 'CustomResourceDefinition')) {
-      progress.step(`waiting for ${crdNames.length} CRDs to be Established`);
+      progress.doing(`waiting for ${crdNames.length} CRDs to be Established`);
       for (const name of crdNames) await kube.waitFor({ kind: 'CustomResourceDefinition', name }, crdEstablished, { timeoutMs: opts.timeoutMs, intervalMs: 100 });
+      progress.done(`${crdNames.length} CRDs are Established`);
       crdNames.length = 0;
     }
   }
   for (const e of prunes) {
     await kube.delete(e.ref);
-    progress.step(`pruned ${plan.describeRef(e.ref)}`);
+    progress.done(`pruned ${plan.describeRef(e.ref)}`);
   }
   if (opts.wait) await waitDeployment(kube, NAMESPACE, CONTROLLER, opts.timeoutMs, deploymentReady, progress);
   const verb = existing.previous === rendered.version ? `updated ${what}` : existing.previous ? `upgraded meshctl ${existing.previous} to ${rendered.version} (profile ${rendered.profile})` : `installed ${what}`;
@@ -174,9 +226,9 @@ export async function installCluster(ctx: Context, kube: KubeApplier, rendered: 
 }
 
 async function waitDeployment(kube: KubeApplier, namespace: string, name: string, timeoutMs: number, ready: (r: Resource | undefined) => string | true, progress: Progress): Promise<void> {
-  progress.step(`waiting for Deployment ${namespace}/${name} to be ready`);
+  progress.doing(`waiting for Deployment ${namespace}/${name} to be ready`);
   await kube.waitFor({ kind: 'Deployment', namespace, name }, ready, { timeoutMs, intervalMs: 250 });
-  progress.step(`Deployment ${namespace}/${name} is ready`);
+  progress.done(`Deployment ${namespace}/${name} is ready`);
 }
 
 function countLine(c: Record<string, number>): string {

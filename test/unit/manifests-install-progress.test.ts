@@ -1,0 +1,58 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { installProgress } from '../../src/commands/install.js';
+import type { Context } from '../../src/context.js';
+
+/** A terminal-like stream ink can render into; keeps everything written. */
+class FakeTTY extends EventEmitter {
+  columns = 100;
+  rows = 30;
+  isTTY = true;
+  out = '';
+  write(chunk: string, cb?: () => void): boolean {
+    this.out += chunk;
+    cb?.();
+    return true;
+  }
+}
+
+function fakeContext(isTTY: boolean, env: Record<string, string> = {}): { ctx: Context; tty: FakeTTY; err: () => string } {
+  const tty = new FakeTTY();
+  let err = '';
+  const ctx = {
+    io: { stdout: tty, stderr: { write: (s: string) => (err += s) }, stdin: process.stdin, isTTY, color: false },
+    env,
+    info: (m: string) => void (err += m + '\n'),
+  } as unknown as Context;
+  return { ctx, tty, err: () => err };
+}
+
+describe('install progress', () => {
+  it('prints plain lines when not on a terminal, or under CI', async () => {
+    for (const [isTTY, env] of [[false, {}], [true, { CI: 'true' }]] as const) {
+      const { ctx, tty, err } = fakeContext(isTTY, env);
+      const p = await installProgress(ctx);
+      p.done('created Namespace meshctl-system');
+      p.doing('waiting for 15 CRDs to be Established');
+      await p.close();
+      expect(err()).toBe('created Namespace meshctl-system\nwaiting for 15 CRDs to be Established\n');
+      expect(tty.out).toBe('');
+    }
+  });
+
+  it('draws finished steps and the current one with ink on a terminal', async () => {
+    const { ctx, tty, err } = fakeContext(true);
+    const p = await installProgress(ctx);
+    p.done('created Namespace meshctl-system');
+    p.doing('waiting for 15 CRDs to be Established');
+    await new Promise((r) => setTimeout(r, 50));
+    p.done('15 CRDs are Established');
+    await p.close();
+    // eslint-disable-next-line no-control-regex -- strip ANSI escapes to read the frames
+    const text = tty.out.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, '');
+    expect(text).toContain('✔ created Namespace meshctl-system');
+    expect(text).toContain('▶ waiting for 15 CRDs to be Established');
+    expect(text).toContain('✔ 15 CRDs are Established');
+    expect(err()).toBe('');
+  });
+});
