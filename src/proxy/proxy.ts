@@ -342,6 +342,7 @@ export class MeshProxy implements ExchangeHost {
           `meshctl.requests_total: ${t.requests}`,
           ...Object.entries(t.byFlag).map(([f, n]) => `meshctl.response_flags.${f}: ${n}`),
           `server.state: ${this.draining ? 'DRAINING' : 'LIVE'}`,
+          ...Object.entries(process.memoryUsage()).map(([k, v]) => `server.memory.${k}: ${v}`),
         ];
         return send(200, lines.join('\n') + '\n');
       }

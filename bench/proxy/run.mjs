@@ -1,0 +1,300 @@
+#!/usr/bin/env node
+// Proxy benchmark: wrk + nginx upstream pinned to core 0, the proxy under test alone on core 1.
+// Variants run interleaved (rotated order each round), each round starts fresh processes:
+//   direct (wrk -> nginx), meshctl proxy (routing + metrics), meshctl proxy --no-metrics,
+//   node-http-proxy with a keep-alive agent, HAProxy, a bare Node http server answering itself.
+// Per run: max throughput (wrk -t1 -c50), latency at ~1,000 req/s (wrk + bench/proxy/delay.lua:
+// 10 connections each waiting 10 ms; wrk2 is not in Debian), CPU of the proxy process during
+// the 1k req/s run, RSS idle / after max load. Medians over rounds. Usage:
+//   node bench/proxy/run.mjs [--rounds 3] [--seconds 10] [--long 60] [--write]
+// --long N adds one N-second max-load run of meshctl for RSS; --write updates bench/README.md.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout } from 'node:timers';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const here = fileURLToPath(new URL('.', import.meta.url));
+const args = process.argv.slice(2);
+const flag = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i < 0 ? dflt : Number(args[i + 1]);
+};
+const ROUNDS = flag('rounds', 3);
+const SECONDS = flag('seconds', 10);
+const LONG = flag('long', 0);
+const WRITE = args.includes('--write');
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
+const CLK_TCK = 100;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function freePort() {
+  const s = createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const p = s.address().port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+function start(cmd, argv, core, readyText) {
+  const child = spawn('taskset', ['-c', String(core), cmd, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return {
+    child,
+    pid: child.pid,
+    output: () => out,
+    ready: async (port) => {
+      for (let i = 0; i < 200; i++) {
+        if (readyText ? out.includes(readyText) : await canConnect(port)) return;
+        if (child.exitCode !== null) throw new Error(`${cmd} exited: ${out}`);
+        await sleep(50);
+      }
+      throw new Error(`${cmd} did not start: ${out}`);
+    },
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await done;
+    },
+  };
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const s = createServer();
+    void s;
+    import('node:net').then(({ connect }) => {
+      const c = connect(port, '127.0.0.1', () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.on('error', () => resolve(false));
+    });
+  });
+}
+
+function rssMB(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+function cpuTicks(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime
+}
+
+function toMs(v, unit) {
+  return unit === 'us' ? v / 1000 : unit === 's' ? v * 1000 : unit === 'm' ? v * 60000 : v;
+}
+
+function wrk(port, host, seconds, opts = {}) {
+  const a = ['-c', '0', 'wrk', '-t1', `-c${opts.connections ?? 50}`, `-d${seconds}s`, '--latency', '-H', `Host: ${host}`];
+  if (opts.lua) a.push('-s', opts.lua);
+  a.push(`http://127.0.0.1:${port}/`);
+  const out = execFileSync('taskset', a, { env: { ...process.env, ...(opts.env ?? {}) }, encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const pct = (p) => {
+    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s|m)`).exec(out);
+    return m ? toMs(Number(m[1]), m[2]) : NaN;
+  };
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
+  const socketErr = /Socket errors: (.*)/.exec(out)?.[1];
+  return { rps, p50: pct(50), p99: pct(99), non2xx: Number(errors), socketErr };
+}
+
+async function nginxUpstream() {
+  const dir = mkdtempSync(join(tmpdir(), 'meshctl-bench-nginx-'));
+  const port = await freePort();
+  for (const d of ['cb', 'px', 'fc', 'uw', 'sc']) mkdirSync(join(dir, d));
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off; keepalive_requests 10000000; keepalive_timeout 120s;
+  client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/px; fastcgi_temp_path ${dir}/fc; uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;
+  server { listen 127.0.0.1:${port}; location / { default_type text/plain; return 200 "hello from upstream\\n"; } }
+}
+`,
+  );
+  const p = start('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], 0);
+  await p.ready(port);
+  return { ...p, port };
+}
+
+async function meshDir(upstreamPort) {
+  const dir = mkdtempSync(join(tmpdir(), 'meshctl-bench-mesh-'));
+  writeFileSync(
+    join(dir, 'mesh.yaml'),
+    `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: upstream, namespace: default}
+spec:
+  hosts: [upstream.local]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  workloadSelector: {labels: {app: upstream}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: upstream-v1, namespace: default}
+spec: {address: 127.0.0.1, ports: {http: ${upstreamPort}}, labels: {app: upstream, version: v1}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: upstream, namespace: default}
+spec:
+  hosts: [upstream.local]
+  http:
+  - match: [{uri: {prefix: /admin}}]
+    route: [{destination: {host: upstream.local}}]
+  - route: [{destination: {host: upstream.local}}]
+    timeout: 10s
+`,
+  );
+  return dir;
+}
+
+function variants(nginxPort, mesh) {
+  const meshctl = (extra) => async () => {
+    const port = await freePort();
+    const p = start(process.execPath, [join(root, 'bin/meshctl'), 'proxy', '--config', mesh, '--workload', 'bench', '--outbound-port', String(port), '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1', ...extra], 1, '"event":"ready"');
+    await p.ready(port);
+    return { ...p, port, host: 'upstream.local' };
+  };
+  return {
+    direct: async () => ({ pid: undefined, port: nginxPort, host: 'upstream.local', stop: async () => undefined }),
+    'meshctl proxy': meshctl([]),
+    'meshctl --no-metrics': meshctl(['--no-metrics']),
+    'node-http-proxy': async () => {
+      const port = await freePort();
+      const p = start(process.execPath, [join(here, 'node-http-proxy.mjs'), String(port), `http://127.0.0.1:${nginxPort}`], 1, 'ready');
+      await p.ready(port);
+      return { ...p, port, host: 'upstream.local' };
+    },
+    haproxy: async () => {
+      const port = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), 'meshctl-bench-haproxy-'));
+      writeFileSync(
+        join(dir, 'haproxy.cfg'),
+        `global\n  maxconn 8192\n  nbthread 1\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${port}\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${nginxPort}\n`,
+      );
+      const p = start('haproxy', ['-f', join(dir, 'haproxy.cfg'), '-db'], 1);
+      await p.ready(port);
+      return { ...p, port, host: 'upstream.local' };
+    },
+    'bare node http': async () => {
+      const port = await freePort();
+      const p = start(process.execPath, [join(here, 'bare-node.mjs'), String(port)], 1, 'ready');
+      await p.ready(port);
+      return { ...p, port, host: 'x' };
+    },
+  };
+}
+
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+};
+
+async function main() {
+  if (!existsSync(join(root, 'dist/meshctl.js'))) execFileSync(process.execPath, [join(root, 'scripts/build.mjs')], { stdio: 'inherit' });
+  const load = loadavg();
+  const nginx = await nginxUpstream();
+  const mesh = await meshDir(nginx.port);
+  const all = variants(nginx.port, mesh);
+  const names = Object.keys(all).filter((n) => !ONLY || ONLY.includes(n));
+  const results = Object.fromEntries(names.map((n) => [n, []]));
+  const lua = join(here, 'delay.lua');
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = names.map((_, i) => names[(i + round) % names.length]);
+      for (const name of order) {
+        const v = await all[name]();
+        try {
+          await sleep(300);
+          const idle = v.pid ? rssMB(v.pid) : NaN;
+          wrk(v.port, v.host, 2); // warm-up: JIT, connection pools
+          const max = wrk(v.port, v.host, SECONDS);
+          const after = v.pid ? rssMB(v.pid) : NaN;
+          const t0 = v.pid ? cpuTicks(v.pid) : 0;
+          const w0 = performance.now();
+          const rate = wrk(v.port, v.host, SECONDS, { connections: 10, lua, env: { WRK_DELAY_MS: '10' } });
+          const wall = (performance.now() - w0) / 1000;
+          const cpu = v.pid ? ((cpuTicks(v.pid) - t0) / CLK_TCK / wall) * 100 : NaN;
+          results[name].push({ rps: max.rps, p50: rate.p50, p99: rate.p99, rate: rate.rps, cpu, idle, after, errors: max.non2xx + rate.non2xx, socketErr: max.socketErr });
+          process.stderr.write(`round ${round + 1} ${name}: ${max.rps.toFixed(0)} req/s, at ${rate.rps.toFixed(0)} req/s p50 ${rate.p50.toFixed(3)} ms p99 ${rate.p99.toFixed(3)} ms, cpu ${cpu.toFixed(1)} %, rss ${idle.toFixed(1)} -> ${after.toFixed(1)} MB${max.non2xx ? `, ${max.non2xx} non-2xx` : ''}\n`);
+        } finally {
+          await v.stop();
+        }
+      }
+    }
+    let long;
+    if (LONG > 0 && names.includes('meshctl proxy')) {
+      const v = await all['meshctl proxy']();
+      try {
+        const idle = rssMB(v.pid);
+        const r = wrk(v.port, v.host, LONG);
+        long = { seconds: LONG, idle, after: rssMB(v.pid), rps: r.rps };
+        process.stderr.write(`long run ${LONG}s: ${r.rps.toFixed(0)} req/s, rss ${idle.toFixed(1)} -> ${long.after.toFixed(1)} MB\n`);
+      } finally {
+        await v.stop();
+      }
+    }
+    report(results, load, long);
+  } finally {
+    await nginx.stop();
+  }
+}
+
+function report(results, load, long) {
+  const m = Object.fromEntries(
+    Object.entries(results).map(([n, rs]) => [n, Object.fromEntries(['rps', 'p50', 'p99', 'rate', 'cpu', 'idle', 'after', 'errors'].map((k) => [k, median(rs.map((r) => r[k]))]))]),
+  );
+  const d = m.direct;
+  const fmt = (x, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+  const rows = Object.entries(m).map(([n, r]) => {
+    const add50 = d && n !== 'direct' && n !== 'bare node http' ? fmt((r.p50 - d.p50) * 1000) : '-';
+    const add99 = d && n !== 'direct' && n !== 'bare node http' ? fmt((r.p99 - d.p99) * 1000) : '-';
+    const cpuPer1k = Number.isFinite(r.cpu) && r.rate > 0 ? fmt((r.cpu / r.rate) * 1000, 1) : '-';
+    return `| ${n} | ${fmt(r.rps)} | ${fmt(r.rate)} | ${fmt(r.p50 * 1000)} | ${fmt(r.p99 * 1000)} | ${add50} | ${add99} | ${cpuPer1k} | ${fmt(r.idle, 1)} | ${fmt(r.after, 1)} |`;
+  });
+  const mesh = m['meshctl proxy'];
+  const ratio = (a, b) => (a && b ? (a.rps / b.rps).toFixed(2) : '-');
+  const lines = [
+    `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${new Date().toISOString()}.`,
+    `Load average at start: ${load.map((x) => x.toFixed(2)).join(' ')}${load[0] > 1 ? ' (shared machine: other jobs were running on both cores, so absolute figures are low and noisy; compare ratios)' : ''}.`,
+    `${ROUNDS} interleaved rounds x ${SECONDS} s per measurement, medians. wrk -t1 -c50 for max throughput; ~1,000 req/s = wrk -c10 with a 10 ms per-connection delay (bench/proxy/delay.lua, closed loop; wrk2 is not in Debian).`,
+    '',
+    '| variant | max req/s | req/s in the 1k run | p50 µs @1k | p99 µs @1k | added p50 µs | added p99 µs | CPU % per 1k req/s | RSS idle MB | RSS after max load MB |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    `Ratios: meshctl / node-http-proxy = ${ratio(mesh, m['node-http-proxy'])} (goal >= 2), meshctl / bare node = ${ratio(mesh, m['bare node http'])} (goal >= 0.45), meshctl metrics on / off = ${ratio(mesh, m['meshctl --no-metrics'])} (goal >= 0.90).`,
+    long ? `Long run: ${long.seconds} s at max load through meshctl proxy: ${long.rps.toFixed(0)} req/s, RSS ${long.idle.toFixed(1)} MB idle -> ${long.after.toFixed(1)} MB after.` : 'No long (60 s) run or 10 min soak in this run.',
+  ];
+  const text = lines.join('\n');
+  process.stdout.write(text + '\n');
+  if (WRITE) {
+    const file = join(root, 'bench/README.md');
+    const start = '<!-- proxy-bench:start -->';
+    const end = '<!-- proxy-bench:end -->';
+    const section = `${start}\n## Proxy (bench/proxy/run.mjs)\n\n${text}\n${end}`;
+    let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+    doc = doc.includes(start) ? doc.replace(new RegExp(`${start}[\\s\\S]*${end}`), section) : doc.trimEnd() + '\n\n' + section + '\n';
+    writeFileSync(file, doc);
+  }
+}
+
+await main();
