@@ -74,7 +74,15 @@ export class MeshProxy implements ExchangeHost {
   /** Binds every listener (port 0 picks a free one; see `ports`) and loads the first config. */
   static async start(opts: ProxyOptions, resources: Resource[]): Promise<MeshProxy> {
     const p = new MeshProxy(opts);
-    const serverOpts = { keepAliveTimeout: opts.idleTimeoutMs, headersTimeout: opts.headersTimeoutMs, requestTimeout: 0, noDelay: true };
+    // Node checks header timeouts on a timer (30 s by default): check at a tenth of the timeout so a
+    // slow client is cut close to when it should be.
+    const serverOpts = {
+      keepAliveTimeout: opts.idleTimeoutMs,
+      headersTimeout: opts.headersTimeoutMs,
+      requestTimeout: 0,
+      noDelay: true,
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(opts.headersTimeoutMs / 10))),
+    };
     p.#outbound = createServer(serverOpts, (req, res) => p.#onOutbound(req, res));
     p.#inbound = createServer(serverOpts, (req, res) => p.#onInbound(req, res));
     const admin = createServer((req, res) => p.#onAdmin(req, res));

@@ -344,3 +344,33 @@ describe('real upstream processes', () => {
     expect(statuses.slice(-6).every((s) => s === 200)).toBe(true);
   });
 });
+
+describe('slow clients and access log', () => {
+  it('a client that never finishes its headers is cut after the header timeout (408)', async () => {
+    const { connect } = await import('node:net');
+    const p = await startProxy([], { headersTimeoutMs: 300 });
+    cleanup.push(() => p.shutdown(50));
+    const t0 = Date.now();
+    const out = await new Promise<string>((resolve) => {
+      const s = connect(p.ports.outbound, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: x\r\n'));
+      let data = '';
+      s.on('data', (d) => (data += d.toString()));
+      s.on('close', () => resolve(data));
+      setTimeout(() => s.destroy(), 5000).unref();
+    });
+    expect(out).toMatch(/^HTTP\/1.1 408/);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('writes one JSON access-log line per request when on', async () => {
+    const u = await up('u');
+    const lines: string[] = [];
+    const p = await startProxy([se('svc.local', 'svc'), we('s1', 'svc', u.port)], { accessLog: true, log: (l) => void lines.push(l) });
+    cleanup.push(() => p.shutdown(50));
+    await send(p.ports.outbound, 'svc.local', '/logged', { headers: { 'x-request-id': 'abc' } });
+    await send(p.ports.outbound, 'nowhere.local', '/');
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries[0]).toMatchObject({ method: 'GET', path: '/logged', authority: 'svc.local', response_code: 200, response_flags: '-', upstream_cluster: 'outbound|80||svc.local', request_id: 'abc', reporter: 'source' });
+    expect(entries[1]).toMatchObject({ response_code: 404, response_flags: 'NR' });
+  });
+});
