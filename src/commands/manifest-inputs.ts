@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Resource } from '../api/resource.js';
 import type { Context } from '../context.js';
 import { InputError } from '../core/errors.js';
+import type { SetPair } from '../manifests/set-values.js';
 import type { Profile, TemplateSet } from '../manifests/values.js';
 import type { OptionSpec } from './spec.js';
 import { VERSION } from '../version.js';
@@ -19,6 +20,7 @@ export const RENDER_OPTIONS: readonly OptionSpec[] = [
   { flags: '-p, --profile <name>', description: 'profile to start from: minimal|default|demo (see `meshctl profile list`)', default: 'default' },
   { flags: '--set <key=value...>', description: 'set a value, Helm syntax: a.b=c, list[0]=x, a={x,y}; repeatable' },
   { flags: '--set-string <key=value...>', description: 'like --set, but every value stays a string' },
+  { flags: '--set-file <key=path...>', description: 'set a value to the content of a file, e.g. ca.cert=root.pem', valueHint: 'file' },
   { flags: '-f, --values <file...>', description: 'values file(s) (YAML), applied in order before --set', valueHint: 'file' },
 ];
 
@@ -26,12 +28,13 @@ export interface RenderFlags {
   profile: string;
   set: string[];
   setString: string[];
+  setFile: string[];
   values: string[];
 }
 
 export function renderFlags(opts: Record<string, unknown>): RenderFlags {
   const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : []);
-  return { profile: typeof opts.profile === 'string' ? opts.profile : 'default', set: list(opts.set), setString: list(opts.setString), values: list(opts.values) };
+  return { profile: typeof opts.profile === 'string' ? opts.profile : 'default', set: list(opts.set), setString: list(opts.setString), setFile: list(opts.setFile), values: list(opts.values) };
 }
 
 /**
@@ -102,6 +105,23 @@ async function readValuesFiles(ctx: Context, names: readonly string[]): Promise<
   return out;
 }
 
+/** --set-file key=path: Helm's flag, for values too long or too multi-line for the shell (PEM files). */
+async function readSetFiles(ctx: Context, exprs: readonly string[]): Promise<SetPair[]> {
+  const { parseSetArgument } = await import('../manifests/set-values.js');
+  const out: SetPair[] = [];
+  for (const expr of exprs) {
+    for (const pair of parseSetArgument(expr, { asString: true, flag: '--set-file' })) {
+      const file = String(pair.value);
+      try {
+        out.push({ path: pair.path, value: await readFile(resolve(ctx.cwd, file), 'utf8') });
+      } catch (err) {
+        throw new InputError(`--set-file ${expr}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'check the path after "="');
+      }
+    }
+  }
+  return out;
+}
+
 async function readStdin(ctx: Context): Promise<string> {
   let s = '';
   for await (const chunk of ctx.io.stdin) s += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
@@ -127,10 +147,10 @@ export interface Rendered {
 /** Flags -> values -> manifests. The one path every command that renders goes through. */
 export async function renderFromFlags(ctx: Context, flags: RenderFlags): Promise<Rendered> {
   const root = findPackageRoot(ctx.env);
-  const [templates, crds, files] = await Promise.all([loadTemplates(root), loadCrds(root), readValuesFiles(ctx, flags.values)]);
+  const [templates, crds, files, setFile] = await Promise.all([loadTemplates(root), loadCrds(root), readValuesFiles(ctx, flags.values), readSetFiles(ctx, flags.setFile)]);
   const { resolveValues } = await import('../manifests/values.js');
   const { renderManifests } = await import('../manifests/render.js');
-  const values = await resolveValues(templates, { profile: flags.profile, files, set: flags.set, setString: flags.setString });
+  const values = await resolveValues(templates, { profile: flags.profile, files, set: flags.set, setString: flags.setString, setFile });
   const version = VERSION.version;
   return { profile: flags.profile, values, version, resources: renderManifests({ values, profile: flags.profile, version, crds }) };
 }

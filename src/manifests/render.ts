@@ -321,8 +321,8 @@ function checkCA(ca: MeshValues['ca']): boolean {
   if (!cert || !key) {
     throw new InputError(`value "${cert ? 'ca.key' : 'ca.cert'}" is empty but "${cert ? 'ca.cert' : 'ca.key'}" is set`, 'bring both the root certificate and its key, or neither');
   }
-  if (!cert.includes('-----BEGIN CERTIFICATE-----')) throw new InputError('value "ca.cert" is not a PEM certificate', 'pass the file content: --set-file is not supported; use -f values.yaml with ca.cert: |');
-  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) throw new InputError('value "ca.key" is not a PEM private key', 'pass the PEM text of the key that signed ca.cert');
+  if (!cert.includes('-----BEGIN CERTIFICATE-----')) throw new InputError('value "ca.cert" is not a PEM certificate', 'pass the PEM file with --set-file ca.cert=root-cert.pem');
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) throw new InputError('value "ca.key" is not a PEM private key', 'pass the PEM key file with --set-file ca.key=root-key.pem');
   return true;
 }
 

@@ -1,5 +1,5 @@
 import { closest, InputError } from '../core/errors.js';
-import { applySetArguments } from './set-values.js';
+import { applySetArguments, applySetPair, type SetPair } from './set-values.js';
 
 /** A profile as stored in templates/profiles/NAME.yaml. */
 export interface Profile {
@@ -25,6 +25,8 @@ export interface ValueSources {
   files?: readonly { name: string; values: unknown }[];
   set?: readonly string[];
   setString?: readonly string[];
+  /** --set-file pairs, already read by the command: path -> file content. Applied last. */
+  setFile?: readonly SetPair[];
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
@@ -73,7 +75,7 @@ export function profileValues(templates: TemplateSet, name: string): Record<stri
 }
 
 /**
- * base <- profile chain <- each -f file <- --set <- --set-string, then checked against the schema.
+ * base <- profile chain <- each -f file <- --set <- --set-string <- --set-file, then checked against the schema.
  * Returns validated values (types coerced where the schema asks, e.g. "0.5" -> 0.5).
  */
 export async function resolveValues(templates: TemplateSet, sources: ValueSources): Promise<Record<string, unknown>> {
@@ -84,6 +86,7 @@ export async function resolveValues(templates: TemplateSet, sources: ValueSource
     values = mergeValues(values, f.values);
   }
   values = applySetArguments(values, sources.set ?? [], sources.setString ?? []);
+  for (const pair of sources.setFile ?? []) applySetPair(values, pair);
   await validateValues(values, templates.schema);
   return values;
 }

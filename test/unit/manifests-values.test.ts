@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { findPackageRoot, loadCrds, loadTemplates } from '../../src/commands/manifest-inputs.js';
@@ -159,5 +160,33 @@ describe('commands', () => {
     const text = await meshctl('profile diff default demo');
     expect(text.stdout).toContain('-     enabled: false');
     expect((await meshctl('profile diff demo demo')).stdout).toBe('profiles demo and demo have the same values\n');
+  });
+});
+
+describe('--set-file', () => {
+  it('brings your own CA from PEM files: a Secret, mounted, and the webhook trusts it', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { parse } = await import('yaml');
+    const dir = mkdtempSync(join(tmpdir(), 'meshctl-setfile-'));
+    try {
+      const ca = parse(readFileSync(new URL('../fixtures/manifests/ca-values.yaml', import.meta.url), 'utf8')) as { ca: { cert: string; key: string } };
+      writeFileSync(join(dir, 'root-cert.pem'), ca.ca.cert);
+      writeFileSync(join(dir, 'root-key.pem'), ca.ca.key);
+      const r = await meshctl(['manifest', 'generate', '-o', 'json', '--set-file', 'ca.cert=root-cert.pem,ca.key=root-key.pem'], { cwd: dir });
+      expect(r.stderr).toBe('');
+      const items = (JSON.parse(r.stdout) as { items: { kind: string; data?: Record<string, string>; webhooks?: { clientConfig: { caBundle?: string } }[] }[] }).items;
+      const secret = items.find((i) => i.kind === 'Secret');
+      expect(Buffer.from(secret?.data?.['tls.crt'] ?? '', 'base64').toString()).toBe(ca.ca.cert);
+      expect(items.find((i) => i.kind === 'MutatingWebhookConfiguration')?.webhooks?.[0]?.clientConfig.caBundle).toBe(secret?.data?.['ca.crt']);
+      const missing = await meshctl(['manifest', 'generate', '--set-file', 'ca.cert=nope.pem'], { cwd: dir });
+      expect(missing.exitCode).toBe(65);
+      expect(missing.stderr).toContain('--set-file ca.cert=nope.pem: cannot read nope.pem: ENOENT');
+      const half = await meshctl(['manifest', 'generate', '--set-file', 'ca.cert=root-cert.pem'], { cwd: dir });
+      expect(half.stderr).toContain('value "ca.key" is empty but "ca.cert" is set');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
