@@ -78,6 +78,16 @@ describe('analyze against a cluster', () => {
     expect(r.exitCode).toBe(0);
   });
 
+  test('without -n only the current namespace is reported; -A reports every namespace', async () => {
+    const broken = join(mkdtempSync(join(tmpdir(), 'meshctl-analyze-cluster-')), 'state.yaml');
+    writeFileSync(broken, STATE.replace('subset: v1}}]}]', 'subset: v9}}]}]'));
+    const dir = join(broken, '..');
+    expect((await meshctl(['--local', dir, 'analyze'])).exitCode).toBe(0);
+    const all = await meshctl(['--local', dir, 'analyze', '-A']);
+    expect(all.exitCode).toBe(79);
+    expect(all.stdout).toMatch(/\[IST0101\] VirtualService reviews\.prod/);
+  });
+
   test('a namespace that does not exist is an error', async () => {
     const r = await meshctl(['--local', mesh, 'analyze', '-n', 'staging']);
     expect(r.exitCode).toBe(65);

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { expect, test } from 'vitest';
 import { ALL_ANALYZERS } from '../../../src/core/analyze/all.js';
+import { AnalysisContext } from '../../../src/core/analyze/context.js';
 import { analyze } from '../../../src/core/analyze/engine.js';
+import { explain } from '../../../src/core/analyze/explain.js';
 import { loadSources } from '../../../src/core/analyze/load.js';
 import { buildReport } from '../../../src/core/analyze/report.js';
 import { InputError } from '../../../src/core/errors.js';
@@ -56,7 +58,7 @@ function mutate(r: () => number, text: string): string {
   return Array.from({ length: 1 + Math.floor(r() * 6) }, () => stringify(randomResource(r))).join('---\n');
 }
 
-test('random and truncated YAML never crashes analysis or output (only InputError)', { timeout: 60_000 }, async () => {
+test('random and truncated YAML never crashes analysis, explain or output (only InputError)', { timeout: 60_000 }, async () => {
   const r = rng(20261122);
   let parsed = 0;
   let rejected = 0;
@@ -71,6 +73,10 @@ test('random and truncated YAML never crashes analysis or output (only InputErro
       JSON.parse(formatSarif(report, 'test'));
       formatJunit(report);
       formatGithub(report);
+      const ctx = new AnalysisContext({ resources, origin: 'files', defaultNamespace: 'default' });
+      for (const service of ['reviews', 'n0', 'x.y']) {
+        explain(ctx, { service, namespace: 'default', path: '/a?b=c', method: 'GET', headers: { 'end-user': 'jason' }, sourceLabels: { app: 'reviews' }, sourceNamespace: 'default' });
+      }
       parsed++;
     } catch (e) {
       if (!(e instanceof InputError)) throw new Error(`input #${i} crashed: ${String(e)}\n---\n${text.slice(0, 2000)}`, { cause: e });
