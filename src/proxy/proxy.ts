@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import type { Resource } from '../api/resource.js';
 import { compileSnapshot } from '../core/compile/compile.js';
-import type { Snapshot } from '../core/compile/snapshot.js';
+import type { Cluster, Snapshot } from '../core/compile/snapshot.js';
 import { applyOps, composeRoute, Exchange, isHopByHopRaw, MAX_REPLAY_BODY, newRequestId, type ExchangeHost, type Stage } from './exchange.js';
 import { Metrics, type DestinationStats } from './metrics.js';
 import { compileRoute, RouteTable, type CompiledRoute } from './router.js';
@@ -50,7 +50,14 @@ interface Generation {
   stages: Map<CompiledRoute, Stage>;
   inbound: { route: CompiledRoute; stage: Stage } | undefined;
   localStats: Map<string, DestinationStats>;
+  /** ALLOW_ANY: one cluster per unknown host:port, made on first use (bounded, see #passthrough). */
+  passthrough: Map<string, ClusterRuntime>;
 }
+
+/** The route unknown hosts take under ALLOW_ANY: no retries, no timeout, as Istio's PassthroughCluster. */
+const PASSTHROUGH_ROUTE = compileRoute({ name: 'PassthroughCluster', match: [], timeoutMs: 0 });
+const passthroughStage: Stage = (ex) => ex.send();
+const MAX_PASSTHROUGH_CLUSTERS = 1024;
 
 export class MeshProxy implements ExchangeHost {
   draining = false;
@@ -136,10 +143,11 @@ export class MeshProxy implements ExchangeHost {
       const route = compileRoute({ name: 'inbound', match: [], destinations: [{ cluster: ib.name, weight: 100 }], timeoutMs: 0 });
       inbound = { route, stage: composeRoute(route) };
     }
-    this.#gen = { snapshot, table, clusters, stages, inbound, localStats: new Map() };
+    this.#gen = { snapshot, table, clusters, stages, inbound, localStats: new Map(), passthrough: new Map() };
     if (prev) {
       this.reloads++;
       for (const c of prev.clusters.values()) c.stop();
+      for (const c of prev.passthrough.values()) c.stop();
       const live = new Set([...clusters.values()].flatMap((c) => c.endpoints.map((e) => e.pool)));
       this.#pools.retain(live);
     }
@@ -213,7 +221,17 @@ export class MeshProxy implements ExchangeHost {
     const m = gen.table.match(ex);
     if (!m) {
       const known = gen.table.resolveHost(scan.authority);
-      ex.localReply(404, 'NR', known ? `no route: no VirtualService route of ${known.host.vhost.host} port ${known.port} matches ${req.method} ${req.url}` : `no route: host "${scan.authority}" is not a service in the mesh (outboundTrafficPolicy REGISTRY_ONLY)`);
+      if (!known && this.#opts.allowAny) {
+        const cluster = this.#passthrough(gen, scan.authority);
+        if (cluster) {
+          ex.route = PASSTHROUGH_ROUTE;
+          ex.cluster = cluster;
+          if (!scan.hasRequestId) out.push('x-request-id', (ex.requestId = newRequestId()));
+          this.#withBody(ex, scan, false, passthroughStage);
+          return;
+        }
+      }
+      ex.localReply(404, 'NR', known ? `no route: no VirtualService route of ${known.host.vhost.host} port ${known.port} matches ${req.method} ${req.url}` : this.#opts.allowAny ? `no route: "${scan.authority}" is not a valid passthrough destination (bad port, or this proxy's own listener)` : `no route: host "${scan.authority}" is not a service in the mesh (outboundTrafficPolicy REGISTRY_ONLY)`);
       return;
     }
     const cr = m.route;
@@ -251,6 +269,39 @@ export class MeshProxy implements ExchangeHost {
     else ex.requestId = String(req.headers['x-request-id'] ?? '');
     const stage = gen.stages.get(cr)!;
     this.#withBody(ex, scan, (route.retries?.attempts ?? 0) > 0 || !!route.mirrors, stage);
+  }
+
+  /** Istio's PassthroughCluster for ALLOW_ANY: the Host header's own host:port, never this proxy's listeners. */
+  #passthrough(gen: Generation, authority: string): ClusterRuntime | undefined {
+    let c = gen.passthrough.get(authority);
+    if (c) return c;
+    const colon = authority.lastIndexOf(':');
+    const hasPort = colon > 0 && authority.indexOf(']') < colon;
+    const host = (hasPort ? authority.slice(0, colon) : authority).replace(/^\[|\]$/g, '').toLowerCase();
+    const port = hasPort ? Number(authority.slice(colon + 1)) : 80;
+    if (!host || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+    const loopback = host === 'localhost' || host.startsWith('127.') || host === '::1';
+    if (loopback && Object.values(this.ports).includes(port)) return undefined; // would loop into ourselves
+    if (gen.passthrough.size >= MAX_PASSTHROUGH_CLUSTERS) {
+      for (const old of gen.passthrough.values()) old.stop();
+      gen.passthrough.clear();
+    }
+    const cluster: Cluster = {
+      name: 'PassthroughCluster',
+      direction: 'outbound',
+      service: host,
+      serviceName: host,
+      serviceNamespace: 'unknown',
+      port,
+      subset: '',
+      protocol: 'HTTP',
+      endpoints: [{ address: host, port, labels: {}, weight: 1, workload: 'unknown', namespace: 'unknown' }],
+      lb: { type: 'ROUND_ROBIN' },
+      connectionPool: { maxConnections: 0, maxPendingRequests: 0, maxRequests: 0, maxRequestsPerConnection: 0, maxRetries: 0, connectTimeoutMs: 10_000, idleTimeoutMs: 60_000 },
+    };
+    c = new ClusterRuntime(cluster, this.#pools, this.#opts.metrics ? this.#metrics : undefined, 'source', undefined);
+    gen.passthrough.set(authority, c);
+    return c;
   }
 
   #onInbound(req: IncomingMessage, res: ServerResponse): void {

@@ -160,3 +160,22 @@ describe('bad input', () => {
     expect(out).toMatch(/^HTTP\/1.1 400/);
   });
 });
+
+describe('outboundTrafficPolicy ALLOW_ANY', () => {
+  it('passes unknown hosts through to their own host:port, but never back into the proxy', async () => {
+    const ext = await upstream('external');
+    const q = await startProxy([], { allowAny: true });
+    try {
+      const r = await send(q.ports.outbound, `127.0.0.1:${ext.port}`, '/out');
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body).name).toBe('external');
+      const loop = await send(q.ports.outbound, `127.0.0.1:${q.ports.outbound}`, '/');
+      expect(loop.status).toBe(404);
+      expect(loop.headers['x-meshctl-flags']).toBe('NR');
+      expect((await send(q.ports.stats, 's', '/stats/prometheus')).body).toMatch(/destination_service="127.0.0.1".*response_code="200"/);
+    } finally {
+      await q.shutdown(50);
+      await ext.close();
+    }
+  });
+});
