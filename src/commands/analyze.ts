@@ -28,9 +28,12 @@ export const analyzeCommand = defineCommand({
     { flags: '--output-threshold <level>', description: 'lowest level to print: Info|Warning|Error (default Info)' },
     { flags: '-S, --suppress <code=resource...>', description: 'ignore a finding, e.g. "IST0102=Namespace default", "IST0101=VirtualService *.prod" (repeatable)' },
     { flags: '--baseline <file>', description: 'report only findings not in this earlier `-o json` output', valueHint: 'file' },
-    { flags: '--list-analyzers', description: 'list the analyzers and message codes, then exit' },
+    { flags: '-L, --list-analyzers', description: 'list the analyzers and message codes, then exit' },
+    { flags: '--ignore-unknown', description: 'skip documents that are not Kubernetes objects instead of failing (istioctl compatible)' },
+    { flags: '--use-kube <bool>', description: 'istioctl compatibility: false analyzes the files alone (the default with files), true overlays them on the cluster like --cluster' },
   ],
-  outputs: ['table', 'json', 'yaml', 'sarif', 'junit', 'github'],
+  // `log` is istioctl's name for the human format, accepted so CI scripts carry over.
+  outputs: ['table', 'log', 'json', 'yaml', 'sarif', 'junit', 'github'],
   examples: [
     'meshctl analyze samples/bookinfo/bookinfo.yaml samples/bookinfo/networking/virtual-service-reviews-v3.yaml',
     'meshctl analyze -R deploy/ -o sarif > analyze.sarif',
@@ -223,11 +226,13 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
   const baselineFile = typeof opts.baseline === 'string' ? opts.baseline : config.baseline;
   const baseline = baselineFile ? await readBaseline(ctx, baselineFile) : undefined;
 
-  const useCluster = Boolean(opts.cluster) || (files.length === 0 && opts.snapshot === undefined);
+  const useKube = parseBool(opts.useKube);
+  if (useKube === false && files.length === 0 && opts.snapshot === undefined) throw new UsageError('--use-kube=false needs files to analyze', 'give FILES, DIRS or -');
+  const useCluster = Boolean(opts.cluster) || useKube === true || (files.length === 0 && opts.snapshot === undefined && useKube !== false);
   if (files.length === 0 && !useCluster && opts.snapshot === undefined) throw new UsageError('nothing to analyze');
   const defaultNamespace = ctx.globals.namespace ?? (useCluster ? await ctx.namespace() : 'default');
 
-  const fileInputs = loadSources(await readInputs(ctx, files, Boolean(opts.recursive)));
+  const fileInputs = loadSources(await readInputs(ctx, files, Boolean(opts.recursive)), { ignoreUnknown: Boolean(opts.ignoreUnknown) });
   let resources: InputResource[] = overlay([], fileInputs, defaultNamespace);
   let origin: 'files' | 'cluster' = 'files';
   const notes: string[] = [];
@@ -260,7 +265,7 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
   const result = await analyze({ resources, origin, defaultNamespace, unlistedKinds }, ALL_ANALYZERS);
   const report = buildReport(result, { suppressions, resources, defaultNamespace, failureThreshold, outputThreshold, baseline, namespaces });
   const format = ctx.globals.output;
-  if (format === 'table') {
+  if (format === 'table' || format === 'log') {
     for (const s of report.skipped) ctx.info(`skipped ${s.analyzer}: ${s.reason}`);
     for (const n of notes) ctx.info(n);
   }
@@ -272,4 +277,12 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
     : format === 'github' ? ui.formatGithub(report)
     : ui.formatHuman(report, ctx.io.color);
   return { data: report, text, exitCode: report.summary.failed ? ExitCode.analyzeIssues : 0 };
+}
+
+function parseBool(v: unknown): boolean | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v).toLowerCase();
+  if (s === 'true' || s === '1' || s === 'yes') return true;
+  if (s === 'false' || s === '0' || s === 'no') return false;
+  throw new UsageError(`invalid --use-kube "${String(v)}"`, 'use --use-kube=true or --use-kube=false');
 }

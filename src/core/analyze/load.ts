@@ -15,12 +15,19 @@ export interface SourceText {
  * that remember where each field is. Pure: the caller reads the files. Empty documents are skipped;
  * unparsable YAML or a document that is not a Kubernetes object is an InputError naming file:line.
  */
-export function loadSources(sources: readonly SourceText[], opts: { exact?: boolean } = {}): InputResource[] {
+export interface LoadOptions {
+  /** Use the yaml package for everything (tests compare both paths). */
+  exact?: boolean;
+  /** Skip documents that are not Kubernetes objects instead of failing (istioctl --ignore-unknown). */
+  ignoreUnknown?: boolean;
+}
+
+export function loadSources(sources: readonly SourceText[], opts: LoadOptions = {}): InputResource[] {
   const out: InputResource[] = [];
   for (const src of sources) {
-    const fast = opts.exact ? undefined : loadFast(src);
+    const fast = opts.exact ? undefined : loadFast(src, opts.ignoreUnknown === true);
     if (fast) out.push(...fast);
-    else loadOne(src, out);
+    else loadOne(src, out, opts.ignoreUnknown === true);
   }
   return out;
 }
@@ -38,7 +45,7 @@ interface Chunk {
  * one document with the `yaml` package. Anything unusual (directives, anchors and aliases, merge
  * keys, tags after `---`, any parse error) takes the exact path instead, so both paths agree.
  */
-function loadFast(src: SourceText): InputResource[] | undefined {
+function loadFast(src: SourceText, ignoreUnknown: boolean): InputResource[] | undefined {
   if (/^%|[&*]\w|<<:|^--- *[^\s#]/m.test(src.text)) return undefined;
   const chunks: Chunk[] = [];
   const lines = src.text.split('\n');
@@ -71,14 +78,20 @@ function loadFast(src: SourceText): InputResource[] | undefined {
       const p = counter.linePos(offsetOf(doc, path));
       return { file: src.file, line: p.line + chunk.line, column: p.col };
     };
-    if (!isObject(value)) return undefined;
+    if (!isObject(value)) {
+      if (ignoreUnknown) continue;
+      return undefined;
+    }
     if (isListKind(value)) {
       const items = Array.isArray(value.items) ? value.items : [];
       for (const [i, item] of items.entries()) {
-        const r = checkResource(src.file, item, (path) => locateIn(['items', i, ...path]));
-        out.push(r);
+        const r = checkResource(src.file, item, (path) => locateIn(['items', i, ...path]), ignoreUnknown);
+        if (r) out.push(r);
       }
-    } else out.push(checkResource(src.file, value, locateIn));
+    } else {
+      const r = checkResource(src.file, value, locateIn, ignoreUnknown);
+      if (r) out.push(r);
+    }
   }
   return out;
 }
@@ -87,7 +100,7 @@ function isListKind(value: Record<string, unknown>): boolean {
   return value.kind === 'List' || (typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items));
 }
 
-function loadOne(src: SourceText, out: InputResource[]): void {
+function loadOne(src: SourceText, out: InputResource[], ignoreUnknown: boolean): void {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(src.text, { lineCounter, prettyErrors: true });
   // parseAllDocuments returns an EmptyStream (no array) for text with no documents at all.
@@ -113,25 +126,28 @@ function loadOne(src: SourceText, out: InputResource[]): void {
     if (value === null || value === undefined) continue;
     const docPos = doc.contents?.range?.[0] ?? doc.range?.[0] ?? 0;
     if (!isObject(value)) {
+      if (ignoreUnknown) continue;
       const at = pos(docPos);
       throw new InputError(`${src.file}:${at.line}: not a Kubernetes object (a document must be a mapping with apiVersion, kind and metadata)`);
     }
     if (isListKind(value)) {
       const items = Array.isArray(value.items) ? value.items : [];
-      items.forEach((item, i) => pushResource(src.file, doc, ['items', i], item, pos, out));
+      items.forEach((item, i) => pushResource(src.file, doc, ['items', i], item, pos, out, ignoreUnknown));
     } else {
-      pushResource(src.file, doc, [], value, pos, out);
+      pushResource(src.file, doc, [], value, pos, out, ignoreUnknown);
     }
   }
 }
 
-function pushResource(file: string, doc: Document, prefix: FieldPath, value: unknown, pos: (offset: number) => SourcePosition, out: InputResource[]): void {
-  out.push(checkResource(file, value, (path: FieldPath): SourcePosition => pos(offsetOf(doc, [...prefix, ...path]))));
+function pushResource(file: string, doc: Document, prefix: FieldPath, value: unknown, pos: (offset: number) => SourcePosition, out: InputResource[], ignoreUnknown: boolean): void {
+  const r = checkResource(file, value, (path: FieldPath): SourcePosition => pos(offsetOf(doc, [...prefix, ...path])), ignoreUnknown);
+  if (r) out.push(r);
 }
 
-/** A Kubernetes object, or an InputError naming file:line of what is missing. */
-function checkResource(file: string, value: unknown, locate: (path: FieldPath) => SourcePosition): InputResource {
+/** A Kubernetes object, or an InputError naming file:line of what is missing (undefined: skipped as unknown). */
+function checkResource(file: string, value: unknown, locate: (path: FieldPath) => SourcePosition, ignoreUnknown: boolean): InputResource | undefined {
   if (!isObject(value) || typeof value.kind !== 'string' || typeof value.apiVersion !== 'string' || !value.kind) {
+    if (ignoreUnknown) return undefined;
     const at = locate([]);
     throw new InputError(`${file}:${at.line}: not a Kubernetes object: apiVersion and kind are required`);
   }

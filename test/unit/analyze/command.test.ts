@@ -148,6 +148,19 @@ items:
     expect(notK8s.stderr).toMatch(/scalar\.yaml:1: Service has no metadata.name/);
   });
 
+  test('istioctl flags carry over: --use-kube=false, -L, -o log, --ignore-unknown', async () => {
+    const files = [join(dir, 'svc.yaml'), join(dir, 'bad.yaml')];
+    const r = await meshctl(['analyze', '--use-kube=false', '-o', 'log', ...files]);
+    expect(r.exitCode).toBe(79);
+    expect(r.stdout).toContain('[IST0101]');
+    expect((await meshctl('analyze -L')).stdout).toContain('IST0101');
+    expect((await meshctl('analyze --use-kube=false')).exitCode).toBe(64);
+    const junk = w('junk.yaml', 'just: a config file\n---\n- a list\n---\n' + SVC);
+    expect((await meshctl(['analyze', junk])).exitCode).toBe(65);
+    expect((await meshctl(['analyze', '--ignore-unknown', junk, join(dir, 'bad.yaml')])).exitCode).toBe(79);
+    expect((await meshctl(['analyze', '--ignore-unknown', junk])).exitCode).toBe(0);
+  });
+
   test('unknown -o is a usage error', async () => {
     expect((await meshctl(['analyze', '-o', 'xml', join(dir, 'svc.yaml')])).exitCode).toBe(64);
   });
