@@ -92,6 +92,10 @@ export class MeshProxy implements ExchangeHost {
     };
     p.#outbound = createServer(serverOpts, (req, res) => p.#onOutbound(req, res));
     p.#inbound = createServer(serverOpts, (req, res) => p.#onInbound(req, res));
+    // Envoy's stream idle timeout: a connection with nothing moving for 5 minutes (a client that
+    // stalls mid-body, say) is closed, so stuck requests cannot pile up forever.
+    p.#outbound.timeout = 300_000;
+    p.#inbound.timeout = 300_000;
     const admin = createServer((req, res) => p.#onAdmin(req, res));
     const stats = createServer((req, res) => p.#onStats(req, res));
     const health = createServer((req, res) => p.#onHealth(req, res));

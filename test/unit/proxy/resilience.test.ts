@@ -374,3 +374,21 @@ describe('slow clients and access log', () => {
     expect(entries[1]).toMatchObject({ response_code: 404, response_flags: 'NR' });
   });
 });
+
+describe('downstream disconnect', () => {
+  it('a client that goes away cancels the upstream request and is counted as DC', async () => {
+    let upstreamClosed = false;
+    const u = await up('hang', (q) => q.socket.once('close', () => (upstreamClosed = true)));
+    const p = await proxy([se('svc.local', 'svc'), we('s1', 'svc', u.port)]);
+    await new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: p.ports.outbound, path: '/', headers: { host: 'svc.local' }, agent: false });
+      req.on('error', () => resolve());
+      req.end();
+      setTimeout(() => req.destroy(), 100);
+    });
+    for (let i = 0; i < 100 && !upstreamClosed; i++) await sleep(10);
+    expect(upstreamClosed).toBe(true);
+    expect(p.clusters.get('outbound|80||svc.local')!.active).toBe(0);
+    expect((await send(p.ports.stats, 's', '/stats/prometheus')).body).toMatch(/response_code="0",response_flags="DC"\} 1/);
+  });
+});
