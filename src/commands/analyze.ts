@@ -13,11 +13,11 @@ export const analyzeCommand = defineCommand({
   path: 'analyze',
   summary: 'Lint mesh configuration in files, a cluster, or files overlaid on a cluster (istioctl analyze compatible)',
   description:
-    'With FILES (or - for stdin) analysis is offline: every Kubernetes object in the files is an input, so a host\n' +
-    'defined in the same change is never reported missing; checks that need objects the files do not hold are\n' +
-    'listed as skipped. Without files it analyzes the current cluster (-n, -A). --cluster overlays the files on\n' +
-    'the cluster, as a pull request would change it; --snapshot does the same from `meshctl cluster snapshot`.\n' +
-    'Exit 0 when nothing is at or above --failure-threshold, 79 when something is, 65 for unreadable input.\n' +
+    'With FILES (or - for stdin) analysis is offline: every Kubernetes object in the files is an input, so a host ' +
+    'defined in the same change is never reported missing; checks that need objects the files do not hold are ' +
+    'listed as skipped. Without files it analyzes the current cluster (-n, -A). --cluster overlays the files on ' +
+    'the cluster, as a pull request would change it; --snapshot does the same from `meshctl cluster snapshot`. ' +
+    'Exit 0 when nothing is at or above --failure-threshold, 79 when something is, 65 for unreadable input.\n\n' +
     `Suppressions and thresholds can also live in ${REPO_CONFIG} (analyze: {suppress: [...], failureThreshold: Warning}).`,
   args: [{ name: 'files', description: 'YAML/JSON files or directories; - reads stdin', variadic: true }],
   options: [

@@ -4,8 +4,8 @@ export const clusterSnapshotCommand = defineCommand({
   path: 'cluster snapshot',
   summary: 'Save what `meshctl analyze` reads from the cluster as YAML, so CI can lint against it offline',
   description:
-    'Lists every kind the analyzers read (Services, Pods, Deployments, Namespaces and the mesh resources), in all\n' +
-    'namespaces, and prints them as one YAML List. `meshctl analyze --snapshot snap.yaml FILES` then analyzes the\n' +
+    'Lists every kind the analyzers read (Services, Pods, Deployments, Namespaces and the mesh resources), in all ' +
+    'namespaces, and prints them as one YAML List. `meshctl analyze --snapshot snap.yaml FILES` then analyzes the ' +
     'files overlaid on that state with no cluster credentials. Server-managed fields and Secrets are left out.',
   examples: ['meshctl cluster snapshot > snap.yaml', 'meshctl analyze --snapshot snap.yaml -R k8s/'],
   outputs: ['yaml', 'json', 'table'],

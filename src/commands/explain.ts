@@ -7,8 +7,8 @@ export const explainCommand = defineCommand({
   path: 'explain',
   summary: 'Show what the mesh does with one request: route, weights, timeout, retries, fault, mirror, TLS, authorization',
   description:
-    'Reads mesh configuration from files (-f, dirs with -R) or from the cluster, and walks one request through it\n' +
-    'the way the proxy would: the first matching VirtualService rule wins. --base DIR shows the same request\n' +
+    'Reads mesh configuration from files (-f, dirs with -R) or from the cluster, and walks one request through it ' +
+    'the way the proxy would: the first matching VirtualService rule wins. --base DIR shows the same request ' +
     'against another copy of the config (e.g. the target branch), as a diff for a pull-request comment.',
   args: [{ name: 'service', description: 'service name (reviews), name.namespace (reviews.prod) or host', required: true }],
   options: [
