@@ -11,7 +11,7 @@ export const REPO_CONFIG = '.meshctl.yaml';
 
 export const analyzeCommand = defineCommand({
   path: 'analyze',
-  summary: 'Lint mesh configuration in files, a cluster, or files overlaid on a cluster (istioctl analyze compatible)',
+  summary: 'Lint mesh config in files or a cluster (istioctl analyze compatible)',
   description:
     'With FILES (or - for stdin) analysis is offline: every Kubernetes object in the files is an input, so a host ' +
     'defined in the same change is never reported missing; checks that need objects the files do not hold are ' +

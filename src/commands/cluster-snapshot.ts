@@ -2,7 +2,7 @@ import { defineCommand } from './spec.js';
 
 export const clusterSnapshotCommand = defineCommand({
   path: 'cluster snapshot',
-  summary: 'Save what `meshctl analyze` reads from the cluster as YAML, so CI can lint against it offline',
+  summary: 'Save the cluster state analyze reads, for offline CI runs',
   description:
     'Lists every kind the analyzers read (Services, Pods, Deployments, Namespaces and the mesh resources), in all ' +
     'namespaces, and prints them as one YAML List. `meshctl analyze --snapshot snap.yaml FILES` then analyzes the ' +

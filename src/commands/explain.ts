@@ -5,7 +5,7 @@ import { defineCommand } from './spec.js';
 
 export const explainCommand = defineCommand({
   path: 'explain',
-  summary: 'Show what the mesh does with one request: route, weights, timeout, retries, fault, mirror, TLS, authorization',
+  summary: 'Show the route, policies and authorization one request gets',
   description:
     'Reads mesh configuration from files (-f, dirs with -R) or from the cluster, and walks one request through it ' +
     'the way the proxy would: the first matching VirtualService rule wins. --base DIR shows the same request ' +
