@@ -50,6 +50,8 @@ export class Exchange {
   attempts = 0;
   retriesLeft = 0;
   attempt: Attempt | undefined;
+  /** Counted in the cluster's outstanding retries until the exchange finishes. */
+  retrying = false;
   /** A response has been committed downstream (headers written). */
   committed = false;
   done = false;
@@ -109,6 +111,7 @@ export class Exchange {
   finish(): void {
     if (this.done) return;
     this.done = true;
+    if (this.retrying) this.cluster!.retrying--;
     if (this.routeTimer) clearTimeout(this.routeTimer);
     if (this.waitTimer) clearTimeout(this.waitTimer);
     this.host.finished(this);
@@ -140,6 +143,9 @@ export class Exchange {
   /** Whether a failed attempt may be retried, and by which retryOn condition. */
   canRetry(status: number, kind: 'status' | 'connect' | 'reset' | 'timeout'): boolean {
     if (this.retriesLeft <= 0 || this.done || this.committed || !this.replayable) return false;
+    // DestinationRule connectionPool.http.maxRetries: outstanding retries per cluster (Envoy's retry circuit breaker).
+    const c = this.cluster;
+    if (c && !this.retrying && c.cluster.connectionPool.maxRetries > 0 && c.retrying >= c.cluster.connectionPool.maxRetries) return false;
     return this.policyRetries(status, kind);
   }
 
@@ -170,6 +176,10 @@ export class Exchange {
   /** Jittered exponential backoff (Envoy: random in [0, base * (2^n - 1)], capped at 10x base). */
   retry(): void {
     this.retriesLeft--;
+    if (!this.retrying && this.cluster) {
+      this.retrying = true;
+      this.cluster.retrying++;
+    }
     const base = this.retries?.backoffBaseMs ?? 25;
     const ms = Math.random() * Math.min(base * (2 ** this.attempts - 1), base * 10);
     this.waitTimer = setTimeout(onBackoffDone, ms, this);

@@ -59,6 +59,8 @@ export class ClusterRuntime {
   readonly endpoints: EndpointState[];
   /** Requests in flight on the whole cluster: the circuit breaker's count. */
   active = 0;
+  /** Exchanges that are retrying now: compared with connectionPool.maxRetries. */
+  retrying = 0;
   #rr = 0;
   /** Consistent-hash ring: sorted hashes and the endpoint each belongs to. */
   #ring: Uint32Array | undefined;
@@ -228,12 +230,19 @@ export class ClusterRuntime {
   }
 }
 
-/** 32-bit FNV-1a: fast, good enough spread for a hash ring of a few hundred points. */
+/** 32-bit FNV-1a with a final avalanche: fast, and an even spread over a ring of a few hundred points. */
 export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
+  // murmur3's finaliser: FNV alone leaves keys that differ in the last character close together,
+  // which put whole runs of similar keys (user-1, user-2 ...) on one endpoint.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
 }

@@ -392,3 +392,24 @@ describe('downstream disconnect', () => {
     expect((await send(p.ports.stats, 's', '/stats/prometheus')).body).toMatch(/response_code="0",response_flags="DC"\} 1/);
   });
 });
+
+describe('retry circuit breaker', () => {
+  it('connectionPool.http.maxRetries caps retries in flight across the cluster', async () => {
+    let hits = 0;
+    const u = await up('busy', (_q, res) => {
+      hits++;
+      setTimeout(() => res.writeHead(503).end(), 30);
+    });
+    const p = await proxy([
+      se('svc.local', 'svc'),
+      we('s1', 'svc', u.port),
+      dr('svc', { host: 'svc.local', trafficPolicy: { connectionPool: { http: { maxRetries: 1 } } } }),
+      route({ retries: { attempts: 1, retryOn: '5xx' } }),
+    ]);
+    const rs = await Promise.all(Array.from({ length: 4 }, () => send(p.ports.outbound, 'svc.local', '/')));
+    expect(rs.every((r) => r.status === 503)).toBe(true);
+    // 4 first tries, and at most... retries only while fewer than 1 is outstanding: fewer than 8 hits.
+    expect(hits).toBeGreaterThanOrEqual(5);
+    expect(hits).toBeLessThan(8);
+  });
+});
