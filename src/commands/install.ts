@@ -143,6 +143,8 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
   const version = await checkServerVersion(kube);
   progress.done(`API server ${kube.server} (context "${kube.context}") is Kubernetes ${version}`);
   await checkAccess(kube, accessChecksFor(rendered.resources, installKindInfo), 'install');
+  // The roles meshctl creates may only grant what the installing user holds (or may escalate).
+  await checkAccess(kube, await rbacGrantChecks(kube, rendered.resources, installKindInfo), 'install');
   const existing = await detectExisting(kube, rendered.version);
   const ns = await kube.get({ kind: 'Namespace', name: NAMESPACE });
   if (ns?.metadata.deletionTimestamp) {
@@ -262,7 +264,52 @@ export interface Access {
   info: KindInfo;
   namespace?: string | undefined;
   name?: string | undefined;
+  subresource?: string | undefined;
 }
+
+interface PolicyRule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs?: string[];
+  resourceNames?: string[];
+}
+
+/**
+ * Kubernetes lets a user create a Role or ClusterRole (and bind it) only with permissions the user
+ * holds, unless they may `escalate` and `bind`. Checked up front, or such a user would see the
+ * install fail half-way, at the RBAC objects.
+ */
+export async function rbacGrantChecks(kube: KubeApplier, resources: readonly Resource[], info: (kind: string) => KindInfo): Promise<Access[]> {
+  const roles = resources.filter((r) => r.kind === 'ClusterRole' || r.kind === 'Role');
+  if (roles.length === 0) return [];
+  const kinds = [...new Set(roles.map((r) => r.kind))].map(info);
+  const may = await Promise.all(kinds.flatMap((i) => ['escalate', 'bind'].map((verb) => kube.allowed({ verb, info: i, namespace: i.namespaced ? NAMESPACE_FOR_CHECKS : undefined }))));
+  if (may.every(Boolean)) return [];
+  const out = new Map<string, Access>();
+  for (const role of roles) {
+    const namespaced = role.kind === 'Role';
+    for (const rule of (role.rules as PolicyRule[] | undefined) ?? []) {
+      for (const group of rule.apiGroups ?? ['']) {
+        for (const res of rule.resources ?? []) {
+          const [plural = res, subresource] = res.split('/');
+          for (const verb of rule.verbs ?? []) {
+            const access: Access = {
+              verb,
+              info: { kind: plural, group, version: '', plural, namespaced, mesh: false },
+              namespace: namespaced ? role.metadata.namespace : undefined,
+              name: rule.resourceNames?.[0],
+              subresource,
+            };
+            out.set(JSON.stringify(access), access);
+          }
+        }
+      }
+    }
+  }
+  return [...out.values()];
+}
+
+const NAMESPACE_FOR_CHECKS = 'meshctl-system';
 
 /** What an install needs: get (to compare), create and patch (server-side apply) for every object. */
 export function accessChecksFor(resources: readonly Resource[], info: (kind: string) => KindInfo): Access[] {
@@ -285,7 +332,7 @@ export async function checkAccess(kube: KubeApplier, checks: readonly Access[], 
   if (checks.length === 0) return;
   const { resourceName } = await import('../store/kube-apply.js');
   const results = await Promise.all(checks.map(async (c) => ({ c, ok: await kube.allowed(c) })));
-  const missing = results.filter((r) => !r.ok).map(({ c }) => `${c.verb} ${resourceName(c.info)}${c.name ? ` "${c.name}"` : ''} ${c.info.namespaced && c.namespace ? `in namespace "${c.namespace}"` : 'cluster-wide'}`);
+  const missing = results.filter((r) => !r.ok).map(({ c }) => `${c.verb} ${resourceName(c.info)}${c.subresource ? `/${c.subresource}` : ''}${c.name ? ` "${c.name}"` : ''} ${c.info.namespaced && c.namespace ? `in namespace "${c.namespace}"` : 'cluster-wide'}`);
   if (missing.length === 0) return;
   const more = missing.length > 1 ? ` (and ${missing.length - 1} more: ${missing.slice(1, 4).join('; ')}${missing.length > 4 ? '; ...' : ''})` : '';
   throw new ForbiddenError(

@@ -54,6 +54,7 @@ export interface AccessCheck {
   info: KindInfo;
   namespace?: string | undefined;
   name?: string | undefined;
+  subresource?: string | undefined;
 }
 
 export interface ServerVersion {
@@ -120,6 +121,7 @@ export class KubeApplier {
           resource: check.info.plural,
           ...(check.info.namespaced && check.namespace ? { namespace: check.namespace } : {}),
           ...(check.name ? { name: check.name } : {}),
+          ...(check.subresource ? { subresource: check.subresource } : {}),
         },
       },
     };

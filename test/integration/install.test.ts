@@ -54,6 +54,35 @@ describe('meshctl install on a real API server', () => {
     expect(await labelled()).toEqual([]);
   });
 
+  it('refuses a user who may create every object but not grant the controller\'s permissions', async () => {
+    // A narrow role: everything an install writes, but not what the controller's roles grant.
+    const { rbac } = await adminClients();
+    const name = 'meshctl-test-install-objects-only';
+    await rbac.createClusterRole({
+      body: {
+        metadata: { name },
+        rules: [
+          {
+            apiGroups: ['', 'apps', 'rbac.authorization.k8s.io', 'apiextensions.k8s.io', 'autoscaling', 'policy', 'admissionregistration.k8s.io', 'security.istio.io', 'authorization.k8s.io'],
+            resources: ['namespaces', 'serviceaccounts', 'configmaps', 'secrets', 'services', 'deployments', 'clusterroles', 'clusterrolebindings', 'roles', 'rolebindings', 'customresourcedefinitions', 'horizontalpodautoscalers', 'poddisruptionbudgets', 'mutatingwebhookconfigurations', 'peerauthentications'],
+            verbs: ['get', 'list', 'create', 'patch'],
+          },
+        ],
+      },
+    });
+    await rbac.createClusterRoleBinding({ body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ kind: 'User', name: 'limited', apiGroup: 'rbac.authorization.k8s.io' }] } });
+    try {
+      const r = await run('install', kubeEnv(limitedKubeconfig()));
+      expect(r.stderr).toMatch(/^Error: cannot install in context "[^"]+": missing permission to get \*\.networking\.istio\.io cluster-wide \(and \d+ more: .*\); nothing was changed/m);
+      expect(r.exitCode).toBe(77);
+      expect(await labelled()).toEqual([]);
+    } finally {
+      // The `limited` user is shared by every test of the run: leave it as it was found.
+      await rbac.deleteClusterRoleBinding({ name });
+      await rbac.deleteClusterRole({ name });
+    }
+  });
+
   it('--dry-run on a cluster without meshctl lists what it would create and creates nothing', async () => {
     const r = await run('install --dry-run');
     expect(r.stderr).not.toContain('Error');
@@ -67,7 +96,17 @@ describe('meshctl install on a real API server', () => {
   });
 
   it('installs the default profile, adopting the CRDs that were already there', async () => {
+    // An Istio control plane, as a cluster upgrading from Istio has one (nothing runs it here).
+    const { core, apps } = await adminClients();
+    await core.createNamespace({ body: { metadata: { name: 'istio-system' } } });
+    const labels = { app: 'istiod' };
+    await apps.createNamespacedDeployment({
+      namespace: 'istio-system',
+      body: { metadata: { name: 'istiod' }, spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'discovery', image: 'docker.io/istio/pilot:1.24.0' }] } } } },
+    });
     const r = await run('install');
+    expect(r.stderr).toContain('Istio is installed (istiod in istio-system, docker.io/istio/pilot:1.24.0): meshctl shares its CRDs and leaves them in place on uninstall');
+    await apps.deleteNamespacedDeployment({ name: 'istiod', namespace: 'istio-system' });
     expect(r.stderr).toContain('waiting for 15 CRDs to be Established');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/installed meshctl [\d.]+ \(profile default\) in context "[^"]+": \d+ created, 15 updated, 0 pruned, 0 unchanged/);
