@@ -228,7 +228,8 @@ function workloadOfPod(pod: Resource): string {
   // A ReplicaSet name is `<deployment>-<hash>`; Istio reports the Deployment as the workload.
   const ownerName = owner ? (str(owner.name) ?? '') : '';
   if (ownerName && str(owner?.kind) === 'ReplicaSet') return ownerName.replace(/-[a-z0-9]{5,10}$/, '');
-  return ownerName || pod.metadata.labels?.app || pod.metadata.name;
+  // A bare pod is its own workload, as Istio reports it.
+  return ownerName || pod.metadata.name;
 }
 
 function buildServices(by: Map<string, Resource[]>, domain: string, warnings: string[]): Map<string, ServiceModel> {

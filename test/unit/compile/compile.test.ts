@@ -28,7 +28,7 @@ function bookinfo(...networking: string[]): Resource[] {
   return [...base, ...pods, ...networking.flatMap((n) => load(`networking/${n}`))];
 }
 
-const req = (authority: string, url = '/', headers: Record<string, string> = {}, method = 'GET'): RequestView => ({ authority, url, headers, method });
+const req = (authority: string, url = '/', headers: Record<string, string> = {}, method = 'GET'): RequestView => ({ authority, url, incoming: headers, method });
 
 function compile(resources: Resource[], workload = 'productpage-v1-abc'): Snapshot {
   return compileSnapshot(resources, { workload, namespace: 'default' });
@@ -286,5 +286,41 @@ describe('clusters from ServiceEntry + WorkloadEntry (no Kubernetes)', () => {
     expect(v2.lb).toEqual({ type: 'ROUND_ROBIN' });
     expect(s.proxy.labels).toEqual({ app: 'api', version: 'v1' }); // identity from the WorkloadEntry
     expect(new RouteTable(s).resolveHost('API.local:80')).toBeDefined();
+  });
+});
+
+describe('clusters from EndpointSlices', () => {
+  it('uses ready endpoints of the slices labelled with the service name, with the pod labels for subsets', () => {
+    const resources: Resource[] = [
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: 'prod' }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }], selector: { app: 'api' } } },
+        {
+          apiVersion: 'discovery.k8s.io/v1',
+          kind: 'EndpointSlice',
+          metadata: { name: 'api-abc', namespace: 'prod', labels: { 'kubernetes.io/service-name': 'api' } },
+          ports: [{ name: 'http', port: 8080 }],
+          endpoints: [
+            { addresses: ['10.1.0.1'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'api-v1-x', namespace: 'prod' } },
+            { addresses: ['10.1.0.2'], conditions: { ready: false }, targetRef: { kind: 'Pod', name: 'api-v2-y', namespace: 'prod' } },
+            { addresses: ['10.1.0.3'], targetRef: { kind: 'Pod', name: 'api-v2-z', namespace: 'prod' } },
+          ],
+        },
+        { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'api-v1-x', namespace: 'prod', labels: { app: 'api', version: 'v1' }, ownerReferences: [{ kind: 'ReplicaSet', name: 'api-v1-7d9f8b6c5d' }] } },
+        { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'api-v2-z', namespace: 'prod', labels: { app: 'api', version: 'v2' } } },
+        { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'api', namespace: 'prod' }, spec: { host: 'api', subsets: [{ name: 'v2', labels: { version: 'v2' } }] } },
+        vs('api', { hosts: ['api.prod.svc.cluster.local'], http: [{ route: [{ destination: { host: 'api.prod.svc.cluster.local', subset: 'v2' } }] }] }),
+    ];
+    const s = compileSnapshot(resources, { workload: 'client', namespace: 'default' });
+    // Without the VirtualService the default route builds the whole service: ready endpoints only,
+    // and a Deployment's pod reports the Deployment (ReplicaSet name minus its hash) as workload.
+    const plain = compileSnapshot(resources.filter((r) => r.kind !== 'VirtualService'), { workload: 'client', namespace: 'default' });
+    const whole = plain.clusters.find((c) => c.name === 'outbound|80||api.prod.svc.cluster.local')!;
+    expect(whole.endpoints.map((e) => `${e.address}/${e.workload}`)).toEqual(['10.1.0.1/api-v1', '10.1.0.3/api-v2-z']);
+    const all = s.virtualHosts.find((v) => v.host === 'api.prod.svc.cluster.local')!;
+    expect(all.domains).toEqual(['api.prod.svc.cluster.local', 'api.prod.svc', 'api.prod']); // other namespace: no bare "api"
+    const v2 = s.clusters.find((c) => c.name === 'outbound|80|v2|api.prod.svc.cluster.local')!;
+    expect(v2.endpoints.map((e) => `${e.address}:${e.port}`)).toEqual(['10.1.0.3:8080']);
+    expect(v2.endpoints[0]!.workload).toBe('api-v2-z');
+    // Only the subset is routed to, so only it is built.
+    expect(s.clusters.find((c) => c.name === 'outbound|80||api.prod.svc.cluster.local')).toBeUndefined();
   });
 });
