@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { Context } from '../context.js';
 import type { Resource } from '../api/resource.js';
 import { ClusterError, ExitCode, ForbiddenError, InputError, NotFoundError, UsageError } from '../core/errors.js';
@@ -168,15 +168,25 @@ interface RepoConfig {
   baseline?: string | undefined;
 }
 
-/** `.meshctl.yaml` in the working directory: `analyze: {suppress, failureThreshold, outputThreshold, baseline}`. */
+/**
+ * `.meshctl.yaml` in the working directory or the nearest parent up to the repository root (the
+ * directory holding `.git`): `analyze: {suppress, failureThreshold, outputThreshold, baseline}`.
+ */
 async function readRepoConfig(ctx: Context): Promise<RepoConfig> {
-  const file = join(ctx.cwd, REPO_CONFIG);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return { suppress: [] };
+  let text: string | undefined;
+  for (let dir = ctx.cwd; ; ) {
+    try {
+      text = await readFile(join(dir, REPO_CONFIG), 'utf8');
+      break;
+    } catch {
+      // not here: try the parent, unless this is the repository root or the file system root
+    }
+    const atRepoRoot = await stat(join(dir, '.git')).then(() => true, () => false);
+    const parent = dirname(dir);
+    if (atRepoRoot || parent === dir) break;
+    dir = parent;
   }
+  if (text === undefined) return { suppress: [] };
   const { parse } = await import('yaml');
   let doc: unknown;
   try {

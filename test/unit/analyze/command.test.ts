@@ -202,6 +202,12 @@ items:
     expect((await meshctl('analyze --failure-threshold Error svc.yaml warn.yaml', { cwd: repo })).exitCode).toBe(0);
     writeFileSync(join(repo, '.meshctl.yaml'), 'analyze:\n  failureThreshold: Warning\n  suppress: ["MSH0206=VirtualService faulty.*"]\n');
     expect((await meshctl('analyze svc.yaml warn.yaml', { cwd: repo })).exitCode).toBe(0);
+    // Found from a subdirectory too, up to the repository root.
+    mkdirSync(join(repo, '.git'));
+    mkdirSync(join(repo, 'k8s'));
+    writeFileSync(join(repo, 'k8s', 'warn.yaml'), WARN_VS);
+    writeFileSync(join(repo, '.meshctl.yaml'), 'analyze:\n  failureThreshold: Warning\n');
+    expect((await meshctl('analyze ../svc.yaml warn.yaml', { cwd: join(repo, 'k8s') })).exitCode).toBe(79);
     writeFileSync(join(repo, '.meshctl.yaml'), 'analyze: [oops]\n');
     expect((await meshctl('analyze svc.yaml', { cwd: repo })).exitCode).toBe(65);
   });
