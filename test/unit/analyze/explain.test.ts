@@ -103,6 +103,12 @@ describe('meshctl explain', () => {
     expect(same.stdout).toContain('No change in how this request is handled.');
   });
 
+  test('from the cluster (a --local mesh) when no files are given', async () => {
+    const d = await json(['--local', jason, 'explain', 'reviews.default', '--header', 'end-user=jason']);
+    expect(d.rule).toBe('http[0]');
+    expect(d.destinations).toMatchObject([{ host: 'reviews.default.svc.cluster.local', subset: 'v2' }]);
+  });
+
   test('bad flags are usage errors', async () => {
     expect((await meshctl(['explain', 'reviews', '-f', jason, '--header', 'nope'])).exitCode).toBe(64);
     expect((await meshctl(['explain', 'reviews', '-f', jason, '--port', '99999'])).exitCode).toBe(64);
