@@ -1,4 +1,4 @@
-import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
+import { celEnv, celFunc, celMethod, CelScalar, isCelError, parse, plan } from '@bufbuild/cel';
 import type { FieldPath } from './types.js';
 
 export interface CelViolation {
@@ -12,12 +12,13 @@ type Program = (bindings: Record<string, unknown>) => unknown;
 /**
  * Evaluates a CRD's `x-kubernetes-validations` (CEL) rules against an object offline, the way the
  * API server does on create: each rule runs with `self` bound to the value at its schema node.
- * Rules that need the old object (`oldSelf`, transition rules) or Kubernetes-only library functions
- * this evaluator lacks (url(), isURL()) are counted as not evaluated rather than guessed.
+ * Rules that need the old object (`oldSelf`, transition rules) or Kubernetes library functions
+ * this evaluator lacks are counted as not evaluated rather than guessed. The URL library the Istio
+ * CRDs use (`url(s).getScheme()`, `isURL(s)`) is provided, on WHATWG URL parsing.
  */
 export class CelValidator {
   readonly #programs = new Map<string, Program | undefined>();
-  readonly #env = celEnv();
+  readonly #env = celEnv({ funcs: KUBERNETES_URL_LIBRARY });
   /** Rules that could not be evaluated offline, by text. */
   readonly unevaluated = new Set<string>();
 
@@ -84,6 +85,21 @@ export class CelValidator {
     }
   }
 }
+
+/**
+ * Kubernetes' CEL URL library, as far as the Istio CRDs use it. `url()` keeps the string (a URL
+ * value type is not needed for getScheme) and fails like the API server on a relative or bad URL.
+ */
+const KUBERNETES_URL_LIBRARY = [
+  celFunc('url', [CelScalar.STRING], CelScalar.STRING, (s: string) => {
+    new URL(s);
+    return s;
+  }),
+  celFunc('isURL', [CelScalar.STRING], CelScalar.BOOL, (s: string) => URL.canParse(s)),
+  celMethod('getScheme', CelScalar.STRING, [], CelScalar.STRING, function (this: string) {
+    return new URL(this).protocol.replace(/:$/, '');
+  }),
+];
 
 /** JSON-ish values into CEL inputs: objects become maps, integers become CEL ints (bigint). */
 function toCel(v: unknown): unknown {
