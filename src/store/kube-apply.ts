@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { KindInfo } from '../api/kinds.js';
 import { kindInfo } from '../api/kinds.js';
 import type { Resource } from '../api/resource.js';
-import { ClusterError, InputError } from '../core/errors.js';
+import { ClusterError, InputError, MeshctlError } from '../core/errors.js';
 import { KubeHttpError, toStoreError, type KubeOperation, type KubeStatus } from './kube-errors.js';
 import { loadKubeConfig } from './kube-store.js';
 
@@ -104,7 +104,10 @@ export class KubeApplier {
     try {
       return await this.#request<ServerVersion>('GET', '/version');
     } catch (err) {
-      throw this.#error(err, { verb: 'get', info: cluster('version', '', '', 'version'), namespace: undefined });
+      const mapped = this.#error(err, { verb: 'get', info: cluster('version', '', '', 'version'), namespace: undefined });
+      if (mapped instanceof MeshctlError) throw mapped;
+      // The first request: anything client-node refuses here (TLS settings, auth plugins) is a kubeconfig problem.
+      throw new ClusterError(`cannot talk to the API server at ${this.server} (context "${this.context}"): ${mapped.message}`, 'fix the cluster or user of this context in the kubeconfig', err, 'E_KUBECONFIG');
     }
   }
 

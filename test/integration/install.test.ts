@@ -178,6 +178,14 @@ describe('meshctl install on a real API server', () => {
     expect(ok.stderr).toContain('Deployment meshctl-system/meshctl-controller is ready');
   });
 
+  it('uninstall as a user who may not delete: exit 77, nothing deleted', async () => {
+    const before = await labelled();
+    const r = await run('uninstall', kubeEnv(limitedKubeconfig()));
+    expect(r.exitCode).toBe(77);
+    expect(r.stderr).toMatch(/^Error: cannot (uninstall|list)/m);
+    expect(await labelled()).toEqual(before);
+  });
+
   it('uninstall --purge says how many mesh objects a CRD meshctl created would take with it, and asks', async () => {
     // A CRD meshctl created itself (on a cluster without Istio it creates them all), with objects in it.
     const { kc } = await adminClients();
