@@ -48,7 +48,11 @@ export class AnalysisContext {
     this.#unlisted = new Set(snapshot.unlistedKinds ?? []);
     for (const input of snapshot.resources) {
       const r = input.resource;
-      push(this.#byKind, r.kind, input);
+      const kind = kindKey(r);
+      push(this.#byKind, kind, input);
+      // Same kind name, other API (Knative `Service`, Gateway API `Gateway`): kept apart, so no
+      // analyzer mistakes it for the Kubernetes or Istio kind.
+      if (kind !== r.kind) continue;
       const ns = this.ns(r);
       let set = this.#kindNamespaces.get(r.kind);
       if (!set) this.#kindNamespaces.set(r.kind, (set = new Set()));
@@ -174,6 +178,28 @@ export class AnalysisContext {
     if (Object.keys(sel).length === 0) return [];
     return this.workloadsIn(this.ns(svc.resource)).filter((w) => Object.entries(sel).every(([k, v]) => w.labels[k] === v));
   }
+}
+
+/** API groups each kind analyzers read may come from; other groups are a different kind. */
+const KIND_GROUPS: Readonly<Record<string, (group: string) => boolean>> = (() => {
+  const core = (g: string) => g === '';
+  const apps = (g: string) => g === 'apps' || g === 'extensions';
+  // Any Istio group: a DestinationRule under security.istio.io is the schema check's to report.
+  const istio = (g: string) => g.endsWith('.istio.io');
+  const table: Record<string, (group: string) => boolean> = {};
+  for (const k of ['ConfigMap', 'Namespace', 'Pod', 'Secret', 'Service', 'ServiceAccount']) table[k] = core;
+  for (const k of ['DaemonSet', 'Deployment', 'ReplicaSet', 'StatefulSet']) table[k] = apps;
+  for (const k of ['AuthorizationPolicy', 'DestinationRule', 'EnvoyFilter', 'Gateway', 'PeerAuthentication', 'RequestAuthentication', 'ServiceEntry', 'Sidecar', 'Telemetry', 'VirtualService', 'WorkloadEntry', 'WorkloadGroup']) table[k] = istio;
+  return table;
+})();
+
+/** `Service`, or `serving.knative.dev/Service` for a same-named kind of another API group. */
+export function kindKey(r: Resource): string {
+  const accepts = KIND_GROUPS[r.kind];
+  if (!accepts) return r.kind;
+  const slash = typeof r.apiVersion === 'string' ? r.apiVersion.lastIndexOf('/') : -1;
+  const group = slash < 0 ? '' : r.apiVersion.slice(0, slash);
+  return accepts(group) ? r.kind : `${group}/${r.kind}`;
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
