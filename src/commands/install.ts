@@ -241,7 +241,7 @@ function countLine(c: Record<string, number>): string {
 function formatPlan(entries: readonly PlanEntry[], describe: (r: PlanEntry['ref']) => string): string {
   const lines: string[] = [];
   for (const e of entries) {
-    if (e.action === 'create') lines.push(`+ create ${describe(e.ref)}${e.unvalidated ? ` (validated when applied: ${e.unvalidated})` : ''}`);
+    if (e.action === 'create') lines.push(`+ create ${describe(e.ref)}${e.unvalidated ? ` (validated when applied)` : ''}`);
     else if (e.action === 'update') {
       lines.push(`~ update ${describe(e.ref)}`);
       if (e.diff) lines.push(...e.diff.trimEnd().split('\n').map((l) => `    ${l}`));

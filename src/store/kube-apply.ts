@@ -89,7 +89,10 @@ export class KubeApplier {
   }
 
   static async open(opts: KubeApplierOptions): Promise<KubeApplier> {
-    const [k8s, undici] = await Promise.all([import('@kubernetes/client-node'), import('undici')]);
+    const [k8sModule, undiciModule] = await Promise.all([import('@kubernetes/client-node'), import('undici')]);
+    // Bundled with code splitting, a CommonJS package may arrive as `default` only: take either shape.
+    const k8s = interop(k8sModule, 'KubeConfig');
+    const undici = interop(undiciModule, 'fetch');
     const kc = loadKubeConfig(k8s, { kubeconfig: opts.kubeconfig, context: opts.context, env: opts.env });
     return new KubeApplier(k8s, undici, kc, opts.requestTimeoutMs ?? 30_000);
   }
@@ -259,6 +262,11 @@ export class KubeApplier {
     if (!res.ok) throw new KubeHttpError(res.status, parseStatus(text));
     return (text ? JSON.parse(text) : {}) as T;
   }
+}
+
+function interop<T extends object>(m: T, probe: string): T {
+  const d = (m as { default?: T }).default;
+  return probe in m && (m as Record<string, unknown>)[probe] !== undefined ? m : (d ?? m);
 }
 
 function collectionPath(info: KindInfo, namespace: string | undefined): string {
