@@ -260,16 +260,17 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
     const { resources: live, unlisted } = await listClusterInputs(ctx, inputKinds(ALL_ANALYZERS));
     unlistedKinds = unlisted;
     if (unlisted.length) notes.push(`not listed from the cluster (not served): ${unlisted.join(', ')}`);
-    if (ctx.globals.namespace && !ctx.globals.allNamespaces) {
-      const ns = ctx.globals.namespace;
-      const exists = live.some((r) => (r.resource.kind === 'Namespace' && r.resource.metadata.name === ns) || r.resource.metadata.namespace === ns);
-      if (!exists) throw new NotFoundError(`namespace "${ns}" not found in ${(await ctx.store()).location}`, 'check -n, or list namespaces with `kubectl get namespaces`');
-      namespaces = new Set([ns]);
-    } else if (!ctx.globals.allNamespaces && files.length === 0) {
-      namespaces = new Set([defaultNamespace]);
-    }
+    if (!ctx.globals.namespace && !ctx.globals.allNamespaces && files.length === 0) namespaces = new Set([defaultNamespace]);
     resources = overlay(live, fileInputs, defaultNamespace);
     origin = 'cluster';
+  }
+  // Against cluster state (live or a snapshot), -n must name a namespace that is there.
+  if (origin === 'cluster' && ctx.globals.namespace && !ctx.globals.allNamespaces) {
+    const ns = ctx.globals.namespace;
+    const exists = resources.some((r) => (r.resource.kind === 'Namespace' && r.resource.metadata.name === ns) || r.resource.metadata.namespace === ns);
+    const where = useCluster ? (await ctx.store()).location : String(opts.snapshot);
+    if (!exists) throw new NotFoundError(`namespace "${ns}" not found in ${where}`, 'check -n, or list namespaces with `kubectl get namespaces`');
+    namespaces = new Set([ns]);
   }
 
   const result = await analyze({ resources, origin, defaultNamespace, unlistedKinds }, ALL_ANALYZERS);

@@ -120,5 +120,6 @@ describe('analyze against a cluster', () => {
     const got = JSON.parse(r.stdout).messages.map((m: { code: string; resource: { name: string } }) => `${m.code} ${m.resource.name}`).sort();
     expect(got).toEqual(['IST0101 payments', 'MSH0101 reviews']);
     expect(r.exitCode).toBe(79);
+    expect((await meshctl(['analyze', '--snapshot', file, '-n', 'staging', pr])).exitCode).toBe(65);
   });
 });
