@@ -17,6 +17,7 @@ import { gatewaySelector } from './analyzers/gateway-selector.js';
 import { peerAuthenticationConflicts } from './analyzers/peerauthentication-conflicts.js';
 import { regexes } from './analyzers/regex.js';
 import { schema } from './analyzers/schema.js';
+import { selectorWorkloads } from './analyzers/selector-workloads.js';
 import { serviceEntryConflicts } from './analyzers/serviceentry-conflicts.js';
 import { sidecarSelectors } from './analyzers/sidecar-selectors.js';
 import { virtualServiceConflictingHosts } from './analyzers/virtualservice-conflicting-hosts.js';
@@ -57,6 +58,7 @@ export const ALL_ANALYZERS: readonly Analyzer[] = [
   virtualServiceMirror,
   regexes,
   schema,
+  selectorWorkloads,
   virtualServiceRetries,
   virtualServiceUnreachableRules,
   virtualServiceWeights,

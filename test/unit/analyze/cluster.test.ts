@@ -42,6 +42,21 @@ spec:
   hosts: [reviews]
   http: [{route: [{destination: {host: reviews, subset: v1}}]}]
 `;
+// A policy whose selector has a typo protects nothing.
+const TYPO = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: reviews-viewers, namespace: prod}
+spec:
+  selector: {matchLabels: {app: reveiws}}
+  rules: [{from: [{source: {namespaces: [prod]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: reviews-ok, namespace: prod}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  rules: [{from: [{source: {namespaces: [prod]}}]}]
+`;
 // The pull request: shift reviews to v2, which has no pods yet, and route to a host the cluster lacks.
 const PR = `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -86,6 +101,17 @@ describe('analyze against a cluster', () => {
     const all = await meshctl(['--local', dir, 'analyze', '-A']);
     expect(all.exitCode).toBe(79);
     expect(all.stdout).toMatch(/\[IST0101\] VirtualService reviews\.prod/);
+  });
+
+  test('a policy selector that matches no pod (IST0127) is found against the cluster, skipped offline', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'meshctl-analyze-pr-')), 'typo.yaml');
+    writeFileSync(file, TYPO);
+    const live = await meshctl(['--local', mesh, 'analyze', '--cluster', '-o', 'json', file]);
+    const got = JSON.parse(live.stdout).messages.map((m: { code: string; resource: { name: string }; field: string }) => `${m.code} ${m.resource.name} ${m.field}`);
+    expect(got).toEqual(['IST0127 reviews-viewers spec.selector.matchLabels']);
+    const offline = JSON.parse((await meshctl(['analyze', '-o', 'json', file])).stdout);
+    expect(offline.messages).toEqual([]);
+    expect(offline.skipped.map((s: { analyzer: string }) => s.analyzer)).toContain('selector.no-workloads');
   });
 
   test('a namespace that does not exist is an error', async () => {
