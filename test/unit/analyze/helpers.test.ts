@@ -16,6 +16,7 @@ describe('catalogue and registry', () => {
     expect(new Set(codes).size).toBe(codes.length);
     expect([...codes].sort()).toEqual(codes);
     for (const a of ALL_ANALYZERS) for (const c of a.codes) expect(codes, a.name).toContain(c);
+    for (const c of codes) expect(ALL_ANALYZERS.some((a) => a.codes.includes(c)), `${c} has an analyzer`).toBe(true);
     const names = ALL_ANALYZERS.map((a) => a.name);
     expect(new Set(names).size).toBe(names.length);
     expect([...names].sort()).toEqual(names);
