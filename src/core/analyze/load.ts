@@ -152,6 +152,8 @@ function checkResource(file: string, value: unknown, locate: (path: FieldPath) =
     throw new InputError(`${file}:${at.line}: not a Kubernetes object: apiVersion and kind are required`);
   }
   const meta = value.metadata;
+  // Objects created with generateName (Jobs, Pods of a test) are named by the server: use the prefix.
+  if (isObject(meta) && (meta.name === undefined || meta.name === '') && typeof meta.generateName === 'string' && meta.generateName !== '') meta.name = meta.generateName;
   if (!isObject(meta) || typeof meta.name !== 'string' || meta.name === '') {
     const at = locate(['metadata']);
     throw new InputError(`${file}:${at.line}: ${value.kind} has no metadata.name`);

@@ -47,6 +47,11 @@ describe('loadSources', () => {
     expect(loadSources([{ file: 'a.yaml', text }])[0]?.resource.spec).toEqual({ x: { name: 'a' } });
   });
 
+  test('generateName stands in for a missing name', () => {
+    const [r] = loadSources([{ file: 'job.yaml', text: 'apiVersion: v1\nkind: Pod\nmetadata: {generateName: smoke-}\nspec: {containers: []}\n' }]);
+    expect(r?.resource.metadata.name).toBe('smoke-');
+  });
+
   test('errors name file and line', () => {
     expect(() => loadSources([{ file: 'bad.yaml', text: 'apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  name: b\n' }])).toThrow(InputError);
     expect(() => loadSources([{ file: 'bad.yaml', text: 'a: 1\n---\nkind: Service\napiVersion: v1\n' }])).toThrow(/bad\.yaml:1: not a Kubernetes object/);
