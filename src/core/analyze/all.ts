@@ -21,6 +21,7 @@ import { selectorWorkloads } from './analyzers/selector-workloads.js';
 import { serviceEntryConflicts } from './analyzers/serviceentry-conflicts.js';
 import { sidecarSelectors } from './analyzers/sidecar-selectors.js';
 import { virtualServiceConflictingHosts } from './analyzers/virtualservice-conflicting-hosts.js';
+import { virtualServiceDelegates } from './analyzers/virtualservice-delegates.js';
 import { virtualServiceDestinationHosts } from './analyzers/virtualservice-destination-hosts.js';
 import { virtualServiceDestinationSubsets } from './analyzers/virtualservice-destination-subsets.js';
 import { virtualServiceFault } from './analyzers/virtualservice-fault.js';
@@ -51,6 +52,7 @@ export const ALL_ANALYZERS: readonly Analyzer[] = [
   serviceEntryConflicts,
   sidecarSelectors,
   virtualServiceConflictingHosts,
+  virtualServiceDelegates,
   virtualServiceDestinationHosts,
   virtualServiceDestinationSubsets,
   virtualServiceFault,
