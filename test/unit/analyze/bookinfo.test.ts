@@ -18,7 +18,6 @@ const expected: Record<string, string[]> = {
   'virtual-service-ratings-db.yaml': ['MSH0101 DestinationRule ratings'],
   'virtual-service-ratings-mysql.yaml': ['MSH0101 DestinationRule ratings'],
   'virtual-service-ratings-mysql-vm.yaml': ['MSH0101 DestinationRule ratings'],
-  // bookinfo.yaml has no reviews-v4 etc.; reviews v3 exists, so these are clean (listed for clarity).
 };
 
 describe('bookinfo', () => {
