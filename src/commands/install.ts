@@ -400,6 +400,9 @@ async function readLine(stdin: NodeJS.ReadableStream): Promise<string> {
  * generated once (a real self-signed certificate) and kept on re-runs; `--set ca.cert/ca.key`
  * brings your own.
  */
+/** The kinds a local (file-backed) mesh has: no CRDs, RBAC, Services or webhooks without a cluster. */
+export const LOCAL_KINDS: ReadonlySet<string> = new Set(['Namespace', 'ConfigMap', 'Secret', 'Deployment', 'PeerAuthentication']);
+
 async function installLocal(ctx: Context, rendered: Rendered, opts: { dryRun: boolean }): Promise<{ data: unknown; text: string }> {
   const { mkdir } = await import('node:fs/promises');
   const { resolve } = await import('node:path');
@@ -409,7 +412,6 @@ async function installLocal(ctx: Context, rendered: Rendered, opts: { dryRun: bo
   const dir = resolve(ctx.cwd, ctx.globals.local ?? '.');
   if (!opts.dryRun) await mkdir(dir, { recursive: true });
   const store = await FileStore.open(dir);
-  const LOCAL_KINDS = new Set(['Namespace', 'ConfigMap', 'Secret', 'Deployment', 'PeerAuthentication']);
   const desired = rendered.resources.filter((r) => LOCAL_KINDS.has(r.kind));
   const caRef = { kind: 'Secret', namespace: NAMESPACE, name: CA_SECRET };
   if (!desired.some((r) => r.kind === 'Secret')) {
@@ -436,6 +438,20 @@ async function installLocal(ctx: Context, rendered: Rendered, opts: { dryRun: bo
     const action = !res.changed ? 'unchanged' : res.before ? 'update' : 'create';
     changes.push({ action, object: describeRef(ref) });
     if (res.changed) ctx.info(`${opts.dryRun ? 'would ' : ''}${action === 'create' ? 'create' : 'update'}${opts.dryRun ? '' : 'd'} ${describeRef(ref)}`);
+  }
+  // Prune what an earlier install --local laid out and this render no longer has (the CA stays).
+  const keep = new Set(desired.map((r) => `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`));
+  const { MANAGED_BY, PART_OF, kindRank } = await import('../manifests/render.js');
+  const stale = (await Promise.all([...LOCAL_KINDS].map((k) => store.list(k, NAMESPACE))))
+    .flat()
+    .filter((r) => r.metadata.labels?.[MANAGED_BY] === 'meshctl' && r.metadata.labels?.[PART_OF] === 'meshctl')
+    .filter((r) => !keep.has(`${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`))
+    .sort((a, b) => kindRank(b.kind) - kindRank(a.kind));
+  for (const r of stale) {
+    const ref = { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
+    await store.delete(ref, { dryRun: opts.dryRun });
+    changes.push({ action: 'prune', object: describeRef(ref) });
+    ctx.info(`${opts.dryRun ? 'would prune' : 'pruned'} ${describeRef(ref)}`);
   }
   if (!opts.dryRun) {
     // The CA's private key is in that file: readable by its owner only, as ssh keeps keys.

@@ -21,8 +21,29 @@ export const uninstallCommand = defineCommand({
     const { ADOPTED, describeRef } = await import('../manifests/plan.js');
     const { KIND_ORDER, NAMESPACE, INSTALL_SELECTOR, kindRank, MANAGED_BY, PART_OF } = await import('../manifests/render.js');
     const { installKindInfo } = await import('../store/kube-apply.js');
+    const ref = (r: Resource) => ({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name });
     const purge = Boolean(opts.purge);
     const dryRun = Boolean(opts.dryRun);
+    if (ctx.globals.local) {
+      // A local mesh: what install --local laid out. The root CA is its "CRD": kept unless --purge.
+      const { LOCAL_KINDS } = await import('./install.js');
+      const { CA_SECRET } = await import('../manifests/render.js');
+      const store = await ctx.store();
+      const ours = (await Promise.all([...LOCAL_KINDS].map((k) => store.list(k, NAMESPACE))))
+        .flat()
+        .filter((r) => r.metadata.labels?.[MANAGED_BY] === 'meshctl' && r.metadata.labels?.[PART_OF] === 'meshctl')
+        .sort((a, b) => kindRank(b.kind) - kindRank(a.kind));
+      const isCA = (r: Resource) => r.kind === 'Secret' && r.metadata.name === CA_SECRET;
+      const deleted: string[] = [];
+      for (const r of ours.filter((x) => purge || !isCA(x))) {
+        if (r.kind === 'Namespace' && !purge && ours.some(isCA)) continue; // the kept CA lives in it
+        await store.delete(ref(r), { dryRun });
+        deleted.push(describeRef(ref(r)));
+      }
+      const kept = ours.some(isCA) && !purge ? [`Secret ${NAMESPACE}/${CA_SECRET}`] : [];
+      const lines = [...(kept.length ? [`kept the root CA (${kept[0]}): meshctl uninstall --local DIR --purge deletes it`] : []), `${dryRun ? 'dry run: would delete' : 'deleted'} ${deleted.length} objects of meshctl's from ${store.location}`];
+      return { data: { dryRun, deleted, kept }, text: ours.length ? lines.join('\n') : `meshctl is not installed in ${store.location}: nothing to remove` };
+    }
     const kube = await openApplier(ctx);
     try {
       // Objects already being deleted (a namespace waiting for its finalizers) are gone as far as meshctl is concerned.
@@ -33,7 +54,6 @@ export const uninstallCommand = defineCommand({
       const ours = crds.filter((r) => r.metadata.annotations?.[ADOPTED] !== 'true');
       const rest = installed.filter((r) => r.kind !== 'CustomResourceDefinition').sort((a, b) => kindRank(b.kind) - kindRank(a.kind));
       const toDelete: Resource[] = [...rest, ...(purge ? ours : [])];
-      const ref = (r: Resource) => ({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name });
 
       await checkAccess(
         kube,

@@ -1,4 +1,4 @@
-import { defineCommand } from './spec.js';
+import { defineCommand, type CommandOutput } from './spec.js';
 import { RENDER_OPTIONS, renderFlags } from './manifest-inputs.js';
 
 interface Check {
@@ -25,8 +25,25 @@ export const verifyInstallCommand = defineCommand({
     const { KIND_ORDER, NAMESPACE, INSTALL_SELECTOR } = await import('../manifests/render.js');
     const { installKindInfo, crdEstablished, deploymentReady } = await import('../store/kube-apply.js');
     const rendered = await renderFromFlags(ctx, renderFlags(opts));
-    const kube = await openApplier(ctx);
     const checks: Check[] = [];
+    if (ctx.globals.local) {
+      // A local mesh: the objects install --local lays out, read through the FileStore.
+      const { LOCAL_KINDS } = await import('./install.js');
+      const store = await ctx.store();
+      for (const r of rendered.resources.filter((x) => LOCAL_KINDS.has(x.kind))) {
+        const ref = { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
+        const actual = await store.get(ref);
+        const object = describeRef(ref);
+        if (!actual) {
+          checks.push({ object, status: 'missing', detail: `not in ${store.location}: run meshctl install --local`, fatal: true });
+          continue;
+        }
+        const same = containsDesired(actual, r);
+        checks.push(same === true ? { object, status: 'ok', detail: '', fatal: false } : { object, status: 'drifted', detail: same, fatal: true });
+      }
+      return report(rendered, checks);
+    }
+    const kube = await openApplier(ctx);
     try {
       for (const r of rendered.resources) {
         const ref = { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
@@ -64,17 +81,22 @@ export const verifyInstallCommand = defineCommand({
     } finally {
       await kube.close();
     }
-    const failed = checks.filter((c) => c.fatal).length;
-    const warnings = checks.filter((c) => !c.fatal && c.status !== 'ok').length;
-    const ok = checks.filter((c) => c.status === 'ok').length;
-    const summary = failed
-      ? `${failed} of ${rendered.resources.length} objects are missing or differ from meshctl ${rendered.version} (profile ${rendered.profile})`
-      : `meshctl ${rendered.version} (profile ${rendered.profile}) is installed: ${ok} objects verified${warnings ? `, ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}`;
-    const shown = checks.filter((c) => c.status !== 'ok');
-    return {
-      data: { profile: rendered.profile, version: rendered.version, ok: failed === 0, checks },
-      text: [...shown.map((c) => `${c.fatal ? '✗' : '!'} ${c.object}: ${c.status}${c.detail ? ` (${c.detail})` : ''}`), summary].join('\n'),
-      ...(failed ? { exitCode: 69 } : {}),
-    };
+    return report(rendered, checks);
   },
 });
+
+function report(rendered: { profile: string; version: string }, checks: Check[]): CommandOutput {
+  const failed = checks.filter((c) => c.fatal).length;
+  const total = checks.filter((c) => c.status !== 'extra').length;
+  const warnings = checks.filter((c) => !c.fatal && c.status !== 'ok').length;
+  const ok = checks.filter((c) => c.status === 'ok').length;
+  const summary = failed
+    ? `${failed} of ${total} objects are missing or differ from meshctl ${rendered.version} (profile ${rendered.profile})`
+    : `meshctl ${rendered.version} (profile ${rendered.profile}) is installed: ${ok} objects verified${warnings ? `, ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}`;
+  const shown = checks.filter((c) => c.status !== 'ok');
+  return {
+    data: { profile: rendered.profile, version: rendered.version, ok: failed === 0, checks },
+    text: [...shown.map((c) => `${c.fatal ? '✗' : '!'} ${c.object}: ${c.status}${c.detail ? ` (${c.detail})` : ''}`), summary].join('\n'),
+    ...(failed ? { exitCode: 69 } : {}),
+  };
+}

@@ -58,6 +58,32 @@ describe('install --local DIR', () => {
     expect((await meshctl(['install', '--local', dir, '--profile', 'demo'])).stdout).toContain('is already laid out');
     const r = await meshctl(['install', '--local', dir, '--profile', 'minimal']);
     expect(r.stderr).toContain('updated ConfigMap meshctl-system/meshctl-mesh-config');
+    expect(r.stderr).toContain('pruned PeerAuthentication meshctl-system/default');
+  });
+
+  it('verify-install --local checks the laid-out objects against the render', async () => {
+    const ok = await meshctl(['verify-install', '--local', dir, '--profile', 'minimal']);
+    expect(ok.stdout).toContain('meshctl 0.1.0 (profile minimal) is installed: 3 objects verified');
+    expect(ok.exitCode).toBe(0);
+    const drift = await meshctl(['verify-install', '--local', dir, '--profile', 'demo']);
+    expect(drift.exitCode).toBe(69);
+    expect(drift.stdout).toContain('✗ ConfigMap meshctl-system/meshctl-mesh-config: drifted (data.mesh: want');
+    expect(drift.stdout).toContain('✗ PeerAuthentication meshctl-system/default: missing');
+  });
+
+  it('uninstall --local keeps the root CA unless --purge', async () => {
+    const r = await meshctl(['uninstall', '--local', dir]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('kept the root CA (Secret meshctl-system/meshctl-ca)');
+    const store = await FileStore.open(dir);
+    expect(await store.get({ kind: 'Deployment', namespace: 'meshctl-system', name: 'meshctl-controller' })).toBeUndefined();
+    expect(await store.get({ kind: 'Secret', namespace: 'meshctl-system', name: 'meshctl-ca' })).toBeDefined();
+    const p = await meshctl(['uninstall', '--local', dir, '--purge']);
+    expect(p.stdout).toContain('deleted 2 objects');
+    expect(await store.list('Secret')).toEqual([]);
+    expect(await store.list('Namespace')).toEqual([]);
+    await store.close();
+    expect((await meshctl(['uninstall', '--local', dir])).stdout).toContain('meshctl is not installed in');
   });
 
   it('generates CAs valid from now, for the trust domain', async () => {
