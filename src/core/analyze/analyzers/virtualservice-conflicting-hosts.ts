@@ -13,16 +13,23 @@ export const virtualServiceConflictingHosts: Analyzer = {
     for (const vs of ctx.of('VirtualService')) {
       if (!gatewaysOf(vs).includes('mesh')) continue;
       const ns = ctx.ns(vs.resource);
+      // As istioctl: VirtualServices exported to disjoint namespaces (exportTo) do not collide.
+      const exportTo = strings(specOf(vs.resource).exportTo);
+      const scopes = exportTo.length === 0 || exportTo.includes('*') ? ['*'] : [...new Set(exportTo.map((e) => (e === '.' ? ns : e)))];
       strings(specOf(vs.resource).hosts).forEach((h, i) => {
         const host = ctx.fqdn(h, ns);
         if (host === '*') return;
-        const list = byHost.get(host) ?? [];
-        if (!list.some(([r]) => r === vs)) list.push([vs, i]);
-        byHost.set(host, list);
+        for (const scope of scopes) {
+          const key = `${scope}|${host}`;
+          const list = byHost.get(key) ?? [];
+          if (!list.some(([r]) => r === vs)) list.push([vs, i]);
+          byHost.set(key, list);
+        }
       });
     }
-    for (const [host, list] of byHost) {
+    for (const [key, list] of byHost) {
       if (list.length < 2) continue;
+      const host = key.slice(key.indexOf('|') + 1);
       const names = list.map(([vs]) => `${vs.resource.metadata.name}.${ctx.ns(vs.resource)}`).join(',');
       for (const [vs, i] of list) report.report('IST0109', vs, ['spec', 'hosts', i], names, host);
     }
