@@ -25,10 +25,12 @@ export const virtualServiceGateways: Analyzer = {
           return;
         }
         const served = objs(specOf(gw.resource).servers).flatMap(([s]) => strings(s.hosts).map((h) => parseNamespacedHost(h)));
-        strings(spec.hosts).forEach((h, j) => {
-          const ok = served.some((s) => (s.namespace === undefined || s.namespace === '*' || s.namespace === ns || (s.namespace === '.' && gwNs === ns)) && hostsOverlap(s.host, h.toLowerCase()));
-          if (!ok) report.report('IST0132', vs, ['spec', 'hosts', j], h, `${vs.resource.metadata.name}.${ns}`, `${gwName}.${gwNs}`);
-        });
+        const hosts = strings(spec.hosts);
+        // As istioctl: the binding is useless when none of the hosts is served by this gateway. A
+        // host served by another of the bound gateways is normal (one VirtualService, two gateways).
+        const visible = (s: { namespace: string | undefined }) => s.namespace === undefined || s.namespace === '*' || s.namespace === ns || (s.namespace === '.' && gwNs === ns);
+        const ok = hosts.some((h) => served.some((s) => visible(s) && hostsOverlap(s.host, h.toLowerCase())));
+        if (hosts.length && !ok) report.report('IST0132', vs, ['spec', 'gateways', i], hosts.join(','), `${ns}/${vs.resource.metadata.name}`, `${gwNs}/${gwName}`);
       });
     }
   },
