@@ -42,6 +42,15 @@ describe('loadSources', () => {
     }
   });
 
+  test('CRLF line endings read the same, positions included', () => {
+    const text = 'apiVersion: v1\r\nkind: Service\r\nmetadata:\r\n  name: a\r\n---\r\napiVersion: v1\r\nkind: Service\r\nmetadata:\r\n  name: b\r\n';
+    const fast = loadSources([{ file: 'w.yaml', text }]);
+    const exact = loadSources([{ file: 'w.yaml', text }], { exact: true });
+    expect(fast.map((r) => r.resource.metadata.name)).toEqual(['a', 'b']);
+    expect(fast.map((r) => r.locate?.(['metadata', 'name']))).toEqual(exact.map((r) => r.locate?.(['metadata', 'name'])));
+    expect(fast[1]?.locate?.(['metadata', 'name'])).toEqual({ file: 'w.yaml', line: 9, column: 3 });
+  });
+
   test('anchors, merge keys and directives go through the exact path', () => {
     const text = 'apiVersion: v1\nkind: Service\nmetadata: &m {name: a}\nspec:\n  x: *m\n';
     expect(loadSources([{ file: 'a.yaml', text }])[0]?.resource.spec).toEqual({ x: { name: 'a' } });
