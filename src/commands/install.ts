@@ -153,8 +153,7 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
   for (const line of existing.notes) progress.done(line);
 
   // 2. Plan: a server-side dry run of every object tells what would change, field by field.
-  const entries: PlanEntry[] = [];
-  for (const r of rendered.resources) {
+  const planOne = async (r: Resource): Promise<PlanEntry> => {
     const ref = { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
     const current = await kube.get(ref);
     const desired = plan.withAdoption(r, current);
@@ -168,10 +167,12 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
       if (!current && isMeshctlError(err) && (err.code === 'E_NOT_FOUND' || err.code === 'E_KIND_NOT_INSTALLED')) unvalidated = 'its namespace or CRD does not exist yet';
       else throw err;
     }
-    if (!current) entries.push({ action: 'create', ref, desired, ...(unvalidated ? { unvalidated } : {}) });
-    else if (dry && plan.sameObject(current, dry)) entries.push({ action: 'unchanged', ref, desired });
-    else entries.push({ action: 'update', ref, desired, diff: dry ? lineDiff(await toYaml(plan.normalize(current)), await toYaml(plan.normalize(dry))) : '' });
-  }
+    if (!current) return { action: 'create', ref, desired, ...(unvalidated ? { unvalidated } : {}) };
+    if (dry && plan.sameObject(current, dry)) return { action: 'unchanged', ref, desired };
+    return { action: 'update', ref, desired, diff: dry ? lineDiff(await toYaml(plan.normalize(current)), await toYaml(plan.normalize(dry))) : '' };
+  };
+  // Dry runs change nothing, so they may run side by side; a few at a time keeps the API server calm.
+  const entries: PlanEntry[] = await mapLimit(rendered.resources, 8, planOne);
   const installed = await listInstalled(kube, KIND_ORDER, NAMESPACE, INSTALL_SELECTOR, installKindInfo);
   for (const r of plan.pruneCandidates(installed, rendered.resources)) {
     entries.push({ action: 'prune', ref: { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name } });
@@ -498,4 +499,18 @@ export async function generateRootCA(now: Date, trustDomain: string): Promise<{ 
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
   const keyPem = x509.PemConverter.encode(pkcs8, 'PRIVATE KEY');
   return { certPem: cert.toString('pem') + '\n', keyPem: keyPem + '\n' };
+}
+
+/** Like Promise.all over `items`, at most `limit` at a time; results keep the input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDuration } from '../../src/commands/install.js';
+import { mapLimit, parseDuration } from '../../src/commands/install.js';
 import { meshctl } from '../helpers/run-meshctl.js';
 
 /** Pre-checks that need no real cluster: an API server that is down or too old. */
@@ -71,6 +71,20 @@ describe('install pre-checks', () => {
     const r = await meshctl('install', { env: { KUBECONFIG: join(dir, 'missing.kubeconfig') } });
     expect(r.exitCode).toBe(69);
     expect(r.stderr).toContain('does not exist');
+  });
+
+  it('plans objects a few at a time, keeping their order', async () => {
+    let running = 0;
+    let peak = 0;
+    const out = await mapLimit([5, 1, 4, 2, 3, 0, 6], 3, async (n) => {
+      peak = Math.max(peak, ++running);
+      await new Promise((r) => setTimeout(r, n));
+      running--;
+      return n * 10;
+    });
+    expect(out).toEqual([50, 10, 40, 20, 30, 0, 60]);
+    expect(peak).toBe(3);
+    expect(await mapLimit([], 3, async () => 1)).toEqual([]);
   });
 
   it('parses --timeout durations', () => {
