@@ -17,6 +17,10 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 
+if (Number(process.versions.node.split('.')[0]) < 24) {
+  console.error(`bench/proxy needs the project's Node 24 (this is ${process.version}): export PATH=$PWD/node_modules/.bin:$PATH`);
+  process.exit(1);
+}
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
 const args = process.argv.slice(2);

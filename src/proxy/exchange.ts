@@ -120,7 +120,8 @@ export class Exchange {
   /** Sends the next attempt, or answers 503 UH when the cluster has no healthy endpoint. */
   send(): void {
     const cluster = this.cluster!;
-    const ep = cluster.pick(this.hashKey);
+    // Istio configures Envoy's previous_hosts retry predicate: a retry tries another endpoint if it can.
+    const ep = this.attempts > 0 && this.endpoint && this.hashKey === undefined ? cluster.pickOther(this.endpoint) : cluster.pick(this.hashKey);
     if (!ep) {
       this.localReply(503, 'UH', `no healthy upstream: every endpoint of ${cluster.cluster.name} is ejected or there are none`);
       return;

@@ -153,6 +153,15 @@ export class ClusterRuntime {
     }
   }
 
+  /** For a retry: an endpoint other than `prev` when a healthy one exists, else whatever pick() gives. */
+  pickOther(prev: EndpointState): EndpointState | undefined {
+    const ep = this.pick(undefined);
+    if (ep !== prev || this.endpoints.length < 2) return ep;
+    const i = this.endpoints.indexOf(prev);
+    const other = this.#healthyFrom(i + 1);
+    return other ?? ep;
+  }
+
   #healthyFrom(start: number): EndpointState | undefined {
     const eps = this.endpoints;
     for (let i = 0; i < eps.length; i++) {

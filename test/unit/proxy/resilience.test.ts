@@ -413,3 +413,13 @@ describe('retry circuit breaker', () => {
     expect(hits).toBeLessThan(8);
   });
 });
+
+describe('retry host selection', () => {
+  it('a retry goes to another endpoint (previous_hosts), so one bad endpoint costs no failures', async () => {
+    const bad = await up('bad', (_q, res) => void res.writeHead(503).end());
+    const good = await up('good');
+    const p = await proxy([se('svc.local', 'svc'), we('s1', 'svc', bad.port), we('s2', 'svc', good.port), route({ retries: { attempts: 1, retryOn: '5xx' } })]);
+    for (let i = 0; i < 30; i++) expect((await send(p.ports.outbound, 'svc.local', '/')).status).toBe(200);
+    expect(bad.hits.length).toBeGreaterThan(0); // LEAST_REQUEST did pick it first sometimes
+  });
+});
