@@ -122,6 +122,7 @@ export class Exchange {
     const cluster = this.cluster!;
     // Istio configures Envoy's previous_hosts retry predicate: a retry tries another endpoint if it can.
     const ep = this.attempts > 0 && this.endpoint && this.hashKey === undefined ? cluster.pickOther(this.endpoint) : cluster.pick(this.hashKey);
+    if (!ep || cluster.active >= cluster.limit) this.endpoint = undefined; // the local reply is not that endpoint's
     if (!ep) {
       this.localReply(503, 'UH', `no healthy upstream: every endpoint of ${cluster.cluster.name} is ejected or there are none`);
       return;
