@@ -144,6 +144,13 @@ describe('meshctl install on a real API server', () => {
 
   it('upgrading with a changed --set shows the diff, patches and prunes', async () => {
     const set = '--set controller.podDisruptionBudget.enabled=false,meshConfig.mtls.mode=STRICT';
+    // On a terminal it asks first (CI=true only turns the live view off); "n" changes nothing.
+    const asked = await meshctl(`install ${set}`, { env: { ...kubeEnv(), CI: 'true' }, cwd: repo, isTTY: true, stdin: 'n\n' });
+    expect(asked.stderr).toContain('- prune  PodDisruptionBudget meshctl-system/meshctl-controller');
+    expect(asked.stderr).toMatch(/Change the existing install \(0 created, 3 updated, 1 pruned, \d+ unchanged\)\? \[y\/N\] $/);
+    expect(asked.stdout).toBe('aborted: nothing was changed\n');
+    expect(await labelled()).toContain('PodDisruptionBudget meshctl-controller');
+
     const r = await run(`install ${set}`);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain('~ update ConfigMap meshctl-system/meshctl-mesh-config');
