@@ -197,7 +197,8 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
     return { data, text: `${planText}\ndry run: ${countLine(counts)}; nothing was changed` };
   }
 
-  if (!opts.yes && ctx.io.isTTY && (counts.update > 0 || counts.prune > 0)) {
+  const ask = !opts.yes && ctx.io.isTTY && (counts.update > 0 || counts.prune > 0);
+  if (ask) {
     ctx.io.stderr.write(planText + '\n');
     if (!(await confirm(ctx, `Change the existing install (${countLine(counts)})? [y/N] `))) {
       return { data: { ...data, aborted: true }, text: 'aborted: nothing was changed' };
@@ -225,7 +226,8 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
   }
   if (opts.wait) await waitDeployment(kube, NAMESPACE, CONTROLLER, opts.timeoutMs, deploymentReady, progress);
   const verb = existing.previous === rendered.version ? `updated ${what}` : existing.previous ? `upgraded meshctl ${existing.previous} to ${rendered.version} (profile ${rendered.profile})` : `installed ${what}`;
-  return { data, text: `${planText}\n${verb} in context "${kube.context}": ${countLine(counts)}` };
+  // Once shown for the question, the plan is not printed a second time.
+  return { data, text: `${ask ? '' : `${planText}\n`}${verb} in context "${kube.context}": ${countLine(counts)}` };
 }
 
 async function waitDeployment(kube: KubeApplier, namespace: string, name: string, timeoutMs: number, ready: (r: Resource | undefined) => string | true, progress: Progress): Promise<void> {
