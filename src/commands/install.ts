@@ -73,7 +73,7 @@ export interface Progress {
 
 /** Plain lines on stderr, one per event: for pipes, CI logs and tests. */
 export function plainProgress(ctx: Context): Progress {
-  return { done: (line) => ctx.info(line), doing: (line) => ctx.info(line), close: async () => {} };
+  return { done: (line) => ctx.info(line), doing: (line) => void (line && ctx.info(line)), close: async () => {} };
 }
 
 /**
@@ -199,6 +199,7 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
 
   const ask = !opts.yes && ctx.io.isTTY && (counts.update > 0 || counts.prune > 0);
   if (ask) {
+    progress.doing(''); // clears the live line, so ink redraws nothing over the question
     ctx.io.stderr.write(planText + '\n');
     if (!(await confirm(ctx, `Change the existing install (${countLine(counts)})? [y/N] `))) {
       return { data: { ...data, aborted: true }, text: 'aborted: nothing was changed' };
