@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setTimeout } from 'node:timers';
+import { clearInterval, setInterval, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 
 if (Number(process.versions.node.split('.')[0]) < 24) {
@@ -249,9 +249,17 @@ async function main() {
       const v = await all['meshctl proxy']();
       try {
         const idle = rssMB(v.pid);
-        const r = wrk(v.port, v.host, LONG);
-        long = { seconds: LONG, idle, after: rssMB(v.pid), rps: r.rps };
-        process.stderr.write(`long run ${LONG}s: ${r.rps.toFixed(0)} req/s, rss ${idle.toFixed(1)} -> ${long.after.toFixed(1)} MB\n`);
+        // wrk runs in the background while RSS is sampled every 10 s: growth shows as a rising series.
+        const samples = [];
+        const w = spawn('taskset', ['-c', '0', 'wrk', '-t1', '-c50', `-d${LONG}s`, '-H', `Host: ${v.host}`, `http://127.0.0.1:${v.port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        w.stdout.on('data', (d) => (out += d));
+        const timer = setInterval(() => samples.push(rssMB(v.pid)), 10_000);
+        await new Promise((r) => w.once('exit', r));
+        clearInterval(timer);
+        const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+        long = { seconds: LONG, idle, after: rssMB(v.pid), rps, samples };
+        process.stderr.write(`long run ${LONG}s: ${rps.toFixed(0)} req/s, rss ${idle.toFixed(1)} -> ${samples.map((x) => x.toFixed(0)).join(', ')} -> ${long.after.toFixed(1)} MB\n`);
       } finally {
         await v.stop();
       }
@@ -286,7 +294,9 @@ function report(results, load, long) {
     ...rows,
     '',
     `Ratios: meshctl / node-http-proxy = ${ratio(mesh, m['node-http-proxy'])} (goal >= 2), meshctl / bare node = ${ratio(mesh, m['bare node http'])} (goal >= 0.45), meshctl metrics on / off = ${ratio(mesh, m['meshctl --no-metrics'])} (goal >= 0.90).`,
-    long ? `Long run: ${long.seconds} s at max load through meshctl proxy: ${long.rps.toFixed(0)} req/s, RSS ${long.idle.toFixed(1)} MB idle -> ${long.after.toFixed(1)} MB after.` : 'No long (60 s) run or 10 min soak in this run.',
+    long
+      ? `Long run: ${long.seconds} s at max load through meshctl proxy: ${long.rps.toFixed(0)} req/s, RSS ${long.idle.toFixed(1)} MB idle, every 10 s under load: ${long.samples.map((x) => x.toFixed(0)).join(', ')} MB, after: ${long.after.toFixed(1)} MB. No 10 min soak was run.`
+      : 'No long (60 s) run or 10 min soak in this run.',
   ];
   const text = lines.join('\n');
   process.stdout.write(text + '\n');
