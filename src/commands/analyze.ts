@@ -187,7 +187,9 @@ async function readRepoConfig(ctx: Context): Promise<RepoConfig> {
     dir = parent;
   }
   if (text === undefined) return { suppress: [] };
-  const { parse } = await import('yaml');
+  // esbuild's code splitting hands this CommonJS package (also imported statically) to import() as `default` only.
+  const m = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
+  const { parse } = typeof m.parse === 'function' ? m : (m.default ?? m);
   let doc: unknown;
   try {
     doc = parse(text);
