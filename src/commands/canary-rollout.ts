@@ -1,6 +1,6 @@
 import { defineCommand } from './spec.js';
 import { metricsOptions } from './canary-status.js';
-import { UsageError } from '../core/errors.js';
+import { ExitCode, UsageError } from '../core/errors.js';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -9,11 +9,12 @@ export const canaryRolloutCommand = defineCommand({
   summary: 'Shift traffic to a canary step by step, checking its metrics at every step',
   description:
     'At each step the canary gets the next weight, then its metrics over --interval are judged:\n' +
-    'error rate above --max-error-rate or p99 above --max-p99 rolls back to stable at once and\n' +
-    'exits 1; fewer than --min-requests is inconclusive (look again, fail after --max-inconclusive\n' +
-    'windows in a row). The last step (100%) promotes the canary. State is kept in the\n' +
-    'VirtualService (annotation meshctl.io/rollout): "canary status" shows it, a second rollout is\n' +
-    'refused, --resume continues an interrupted one, "canary rollback" aborts it.',
+    'an error rate above --max-error-rate or a p99 above --max-p99 rolls back to stable at once\n' +
+    'and exits 80 (for CI); fewer than --min-requests is inconclusive (look again, fail after\n' +
+    '--max-inconclusive windows in a row, never pass). The last step (100%) promotes the canary.\n' +
+    'State is kept in the VirtualService (annotation meshctl.io/rollout): "canary status" shows\n' +
+    'it, a second rollout is refused, --resume continues an interrupted one, "canary rollback"\n' +
+    'aborts it.',
   args: [{ name: 'service', description: 'the service, e.g. reviews', required: true }],
   options: [
     { flags: '--to <subset>', description: 'the canary subset (default: inferred when unambiguous)' },
@@ -105,6 +106,6 @@ export const canaryRolloutCommand = defineCommand({
       outcome === 'succeeded'
         ? `${target.name}: rollout succeeded: ${state.canary} ${state.steps[state.step]}%${state.steps[state.step] === 100 ? ` (promoted; ${state.canary} is now stable)` : ''}`
         : `${target.name}: rollout failed at ${label()}: ${reason}; all traffic back on ${state.stable}`;
-    return { data: { service: target.name, result: outcome, reason: outcome === 'failed' ? reason : null, state, log }, text, ...(outcome === 'failed' ? { exitCode: 1 } : {}) };
+    return { data: { service: target.name, result: outcome, reason: outcome === 'failed' ? reason : null, state, log }, text, ...(outcome === 'failed' ? { exitCode: ExitCode.rolloutFailed } : {}) };
   },
 });

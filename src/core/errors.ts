@@ -12,6 +12,8 @@ export const ExitCode = {
   unavailable: 69,
   noPerm: 77,
   analyzeIssues: 79,
+  /** `canary rollout` failed a metric gate (or stayed inconclusive) and rolled back; after istioctl's 79. */
+  rolloutFailed: 80,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -91,11 +91,11 @@ describe('canary rollout', () => {
     expect(proxy.scrapes()).toBe(6); // two scrapes per window, one window per step
   });
 
-  test('a failing gate rolls back at once and exits non-zero', async () => {
+  test('a failing gate rolls back at once and exits 80 (rollout failed), not 1 (internal error)', async () => {
     const dir = mesh();
     const proxy = await fakeProxy({ perScrape: { v2: { requests: 100, errorShare: 0.05, latencyMs: 10 } } });
     const r = await meshctl(['canary', 'rollout', 'reviews', '--to', 'v2', '--steps', '10,50,100', ...GATES, '--metrics', proxy.url, '--local', dir, '-o', 'json']);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(80);
     expect(JSON.parse(r.stdout)).toMatchObject({ result: 'failed', reason: expect.stringContaining('5.00% errors') });
     const vs = await reviews(dir);
     expect(defaultRoute(vs)).toEqual([['v1', undefined]]);
@@ -106,7 +106,7 @@ describe('canary rollout', () => {
     const dir = mesh();
     const proxy = await fakeProxy({ perScrape: { v2: { requests: 100, errorShare: 0, latencyMs: 900 } } });
     const r = await meshctl(['canary', 'rollout', 'reviews', '--to', 'v2', '--steps', '50,100', ...GATES, '--metrics', proxy.url, '--local', dir]);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(80);
     expect(r.stdout).toMatch(/rollout failed at step 1\/2 \(v2 50%\): .*p99 above 500ms; all traffic back on v1/);
   });
 
@@ -114,7 +114,7 @@ describe('canary rollout', () => {
     const dir = mesh();
     const proxy = await fakeProxy({ perScrape: { v2: { requests: 2, errorShare: 0, latencyMs: 10 } } });
     const r = await meshctl(['canary', 'rollout', 'reviews', '--to', 'v2', '--steps', '10,100', ...GATES, '--max-inconclusive', '2', '--metrics', proxy.url, '--local', dir]);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(80);
     expect(r.stderr).toContain('inconclusive: 2 request(s), fewer than --min-requests 10 -> looking again (1/2)');
     expect(r.stdout).toContain('inconclusive 3 times in a row');
     expect(defaultRoute(await reviews(dir))).toEqual([['v1', undefined]]);
