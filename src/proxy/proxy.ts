@@ -36,7 +36,8 @@ export interface ProxyOptions {
   bindAddress: string;
   metrics: boolean;
   accessLog: boolean;
-  allowAny: boolean;
+  /** Overrides the mesh config's outboundTrafficPolicy; undefined follows it (default REGISTRY_ONLY). */
+  outboundTrafficPolicy?: 'REGISTRY_ONLY' | 'ALLOW_ANY' | undefined;
   headersTimeoutMs: number;
   idleTimeoutMs: number;
   /** Access log lines and proxy events, one line each. */
@@ -131,7 +132,7 @@ export class MeshProxy implements ExchangeHost {
       outbound: { address: o.outboundAddress, port: this.ports.outbound },
       inbound: { address: o.bindAddress, port: this.ports.inbound, appPort: o.appPort },
       telemetry: { metrics: o.metrics, accessLog: o.accessLog },
-      outboundTrafficPolicy: o.allowAny ? 'ALLOW_ANY' : 'REGISTRY_ONLY',
+      outboundTrafficPolicy: o.outboundTrafficPolicy,
     });
     if (this.#gen && this.#gen.snapshot.version === snapshot.version) return false;
     const prev = this.#gen;
@@ -225,7 +226,8 @@ export class MeshProxy implements ExchangeHost {
     const m = gen.table.match(ex);
     if (!m) {
       const known = gen.table.resolveHost(scan.authority);
-      if (!known && this.#opts.allowAny) {
+      const allowAny = gen.snapshot.outboundTrafficPolicy === 'ALLOW_ANY';
+      if (!known && allowAny) {
         const cluster = this.#passthrough(gen, scan.authority);
         if (cluster) {
           ex.route = PASSTHROUGH_ROUTE;
@@ -235,7 +237,7 @@ export class MeshProxy implements ExchangeHost {
           return;
         }
       }
-      ex.localReply(404, 'NR', known ? `no route: no VirtualService route of ${known.host.vhost.host} port ${known.port} matches ${req.method} ${req.url}` : this.#opts.allowAny ? `no route: "${scan.authority}" is not a valid passthrough destination (bad port, or this proxy's own listener)` : `no route: host "${scan.authority}" is not a service in the mesh (outboundTrafficPolicy REGISTRY_ONLY)`);
+      ex.localReply(404, 'NR', known ? `no route: no VirtualService route of ${known.host.vhost.host} port ${known.port} matches ${req.method} ${req.url}` : allowAny ? `no route: "${scan.authority}" is not a valid passthrough destination (bad port, or this proxy's own listener)` : `no route: host "${scan.authority}" is not a service in the mesh (outboundTrafficPolicy REGISTRY_ONLY)`);
       return;
     }
     const cr = m.route;

@@ -25,7 +25,7 @@ import {
 } from './snapshot.js';
 
 /** The kinds the compiler reads; a store lists exactly these. */
-export const COMPILE_KINDS = ['DestinationRule', 'EndpointSlice', 'Pod', 'Service', 'ServiceEntry', 'VirtualService', 'WorkloadEntry'] as const;
+export const COMPILE_KINDS = ['ConfigMap', 'DestinationRule', 'EndpointSlice', 'Pod', 'Service', 'ServiceEntry', 'VirtualService', 'WorkloadEntry'] as const;
 
 export interface CompileOptions {
   /** This proxy's workload; its labels decide `sourceLabels` matches. */
@@ -36,7 +36,8 @@ export interface CompileOptions {
   outbound?: { address: string; port: number };
   inbound?: { address: string; port: number; appPort?: number | undefined };
   telemetry?: { metrics?: boolean; accessLog?: boolean };
-  outboundTrafficPolicy?: 'REGISTRY_ONLY' | 'ALLOW_ANY';
+  /** Overrides the mesh config's outboundTrafficPolicy (ConfigMap istio in istio-system, as Istio's). */
+  outboundTrafficPolicy?: 'REGISTRY_ONLY' | 'ALLOW_ANY' | undefined;
   domain?: string;
 }
 
@@ -171,12 +172,26 @@ export function compileSnapshot(resources: readonly Resource[], opts: CompileOpt
     virtualHosts,
     clusters: [...clusters.values()].sort((a, b) => a.name.localeCompare(b.name)),
     telemetry: { metrics: opts.telemetry?.metrics ?? true, accessLog: opts.telemetry?.accessLog ?? false },
-    outboundTrafficPolicy: opts.outboundTrafficPolicy ?? 'REGISTRY_ONLY',
+    outboundTrafficPolicy: opts.outboundTrafficPolicy ?? meshOutboundPolicy(by.get('ConfigMap') ?? []) ?? 'REGISTRY_ONLY',
     warnings,
   };
   const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
   const { format, ...rest } = body;
   return { format, version, ...rest };
+}
+
+/**
+ * `outboundTrafficPolicy.mode` from Istio's mesh config (ConfigMap `istio` in `istio-system`, key
+ * `mesh`, YAML). Read with a line scan rather than a YAML parser: the compiler stays dependency-free
+ * and only this one nested key matters.
+ */
+function meshOutboundPolicy(configMaps: Resource[]): 'REGISTRY_ONLY' | 'ALLOW_ANY' | undefined {
+  const cm = configMaps.find((c) => c.metadata.name === 'istio' && c.metadata.namespace === 'istio-system');
+  const mesh = str(obj(cm?.data)?.mesh);
+  if (!mesh) return undefined;
+  const m = /^outboundTrafficPolicy:\s*(?:\{\s*mode:\s*["']?(\w+)|\n\s+mode:\s*["']?(\w+))/m.exec(mesh);
+  const mode = m?.[1] ?? m?.[2];
+  return mode === 'ALLOW_ANY' || mode === 'REGISTRY_ONLY' ? mode : undefined;
 }
 
 function groupByKind(resources: readonly Resource[]): Map<string, Resource[]> {

@@ -324,3 +324,13 @@ describe('clusters from EndpointSlices', () => {
     expect(s.clusters.find((c) => c.name === 'outbound|80||api.prod.svc.cluster.local')).toBeUndefined();
   });
 });
+
+describe('mesh config', () => {
+  const cm = (mesh: string): Resource => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh } });
+  it('reads outboundTrafficPolicy.mode from ConfigMap istio-system/istio; the option overrides it', () => {
+    expect(compileSnapshot([], { workload: 'x', namespace: 'default' }).outboundTrafficPolicy).toBe('REGISTRY_ONLY');
+    expect(compileSnapshot([cm('accessLogFile: /dev/stdout\noutboundTrafficPolicy:\n  mode: ALLOW_ANY\n')], { workload: 'x', namespace: 'default' }).outboundTrafficPolicy).toBe('ALLOW_ANY');
+    expect(compileSnapshot([cm('outboundTrafficPolicy: {mode: ALLOW_ANY}')], { workload: 'x', namespace: 'default' }).outboundTrafficPolicy).toBe('ALLOW_ANY');
+    expect(compileSnapshot([cm('outboundTrafficPolicy: {mode: ALLOW_ANY}')], { workload: 'x', namespace: 'default', outboundTrafficPolicy: 'REGISTRY_ONLY' }).outboundTrafficPolicy).toBe('REGISTRY_ONLY');
+  });
+});

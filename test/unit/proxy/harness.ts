@@ -69,7 +69,6 @@ export async function startProxy(resources: Resource[], extra: Partial<ProxyOpti
       bindAddress: '127.0.0.1',
       metrics: true,
       accessLog: false,
-      allowAny: false,
       headersTimeoutMs: 5000,
       idleTimeoutMs: 5000,
       log: (l) => void logs.push(l),

@@ -164,7 +164,7 @@ describe('bad input', () => {
 describe('outboundTrafficPolicy ALLOW_ANY', () => {
   it('passes unknown hosts through to their own host:port, but never back into the proxy', async () => {
     const ext = await upstream('external');
-    const q = await startProxy([], { allowAny: true });
+    const q = await startProxy([], { outboundTrafficPolicy: 'ALLOW_ANY' });
     try {
       const r = await send(q.ports.outbound, `127.0.0.1:${ext.port}`, '/out');
       expect(r.status).toBe(200);
@@ -178,4 +178,18 @@ describe('outboundTrafficPolicy ALLOW_ANY', () => {
       await ext.close();
     }
   });
+});
+
+it('follows the mesh config (ConfigMap istio-system/istio) when no flag overrides it', async () => {
+  const ext = await upstream('external');
+  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: 'outboundTrafficPolicy:\n  mode: ALLOW_ANY\n' } };
+  const q = await startProxy([cm]);
+  try {
+    expect((await send(q.ports.outbound, `127.0.0.1:${ext.port}`, '/')).status).toBe(200);
+    q.update([]);
+    expect((await send(q.ports.outbound, `127.0.0.1:${ext.port}`, '/')).status).toBe(404);
+  } finally {
+    await q.shutdown(50);
+    await ext.close();
+  }
 });
