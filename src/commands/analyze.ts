@@ -278,11 +278,13 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
   const result = await analyze({ resources, origin, defaultNamespace, unlistedKinds }, ALL_ANALYZERS);
   const report = buildReport(result, { suppressions, resources, defaultNamespace, failureThreshold, outputThreshold, baseline, namespaces });
   const format = ctx.globals.output;
+  const ui = await import('../ui/analyze-format.js');
   if (format === 'table' || format === 'log') {
-    for (const s of report.skipped) ctx.info(`skipped ${s.analyzer}: ${s.reason}`);
+    const note = ui.skippedNote(report);
+    if (note) ctx.info(note);
+    for (const s of report.skipped) ctx.debug(`  ${s.analyzer}: ${s.reason}`);
     for (const n of notes) ctx.info(n);
   }
-  const ui = await import('../ui/analyze-format.js');
   const { VERSION } = await import('../version.js');
   const text =
     format === 'sarif' ? ui.formatSarif(report, VERSION.version)

@@ -9,36 +9,58 @@ import { levelRank } from '../core/analyze/types.js';
 export const ANALYZE_FORMATS = ['table', 'json', 'yaml', 'sarif', 'junit', 'github'] as const;
 
 /**
- * Human output: grouped by file (cluster objects under "cluster"), one line per message in
- * istioctl's shape `Error [IST0101] (VirtualService reviews.default) text`, with file:line:col.
+ * Human output, grouped by file as eslint's stylish format is (cluster objects under "cluster"):
+ * `  12:9  Error    [IST0101] (VirtualService reviews.default) text` in istioctl's order of level,
+ * code, resource and text. The file is named once in the group's heading; for cluster objects,
+ * which have no line, the offending field is named instead.
  */
 export function formatHuman(report: AnalysisReport, color: boolean): string {
   const c = new Chalk({ level: color ? 1 : 0 });
   const paint = (level: Level, s: string) => (level === 'Error' ? c.red(s) : level === 'Warning' ? c.yellow(s) : c.cyan(s));
+  const s = report.summary;
+  const hidden = s.hidden ? ` (${s.hidden} hidden by suppressions, --output-threshold or --baseline)` : '';
   if (report.messages.length === 0) {
-    return `${c.green('✔')} No validation issues found when analyzing ${report.summary.resources} resource${report.summary.resources === 1 ? '' : 's'}.\n`;
+    return `${c.green('✔')} No validation issues found when analyzing ${s.resources} resource${s.resources === 1 ? '' : 's'}${hidden}.\n`;
   }
   const groups = new Map<string, Message[]>();
   for (const m of report.messages) {
     const g = m.origin?.file ?? 'cluster';
-    {
-      const list = groups.get(g);
-      if (list) list.push(m);
-      else groups.set(g, [m]);
-    }
+    const list = groups.get(g);
+    if (list) list.push(m);
+    else groups.set(g, [m]);
   }
   const lines: string[] = [];
   for (const [file, msgs] of groups) {
-    lines.push(c.bold(file));
+    lines.push(c.bold.underline(file));
+    const pos = (m: Message) => (m.origin ? `${m.origin.line}:${m.origin.column}` : '');
+    const width = Math.max(...msgs.map((m) => pos(m).length));
     for (const m of msgs) {
-      const where = m.origin ? `${m.origin.file}:${m.origin.line}:${m.origin.column}` : displayRef(m.resource);
-      lines.push(`  ${paint(m.level, m.level.padEnd(7))} ${c.bold(`[${m.code}]`)} ${c.dim(where)} (${displayRef(m.resource)}) ${m.text}`);
+      const where = width ? `${c.dim(pos(m).padEnd(width))}  ` : '';
+      const field = !m.origin && m.field ? ` ${c.dim(`at ${m.field}`)}` : '';
+      lines.push(`  ${where}${paint(m.level, m.level.padEnd(7))}  ${c.bold(`[${m.code}]`)} (${displayRef(m.resource)}) ${m.text}${field}`);
     }
     lines.push('');
   }
-  const s = report.summary;
-  lines.push(`${s.errors} error${s.errors === 1 ? '' : 's'}, ${s.warnings} warning${s.warnings === 1 ? '' : 's'}, ${s.infos} info in ${s.resources} resources.`);
+  // Only counts above zero are coloured, so the eye goes to what is there.
+  const count = (n: number, word: string, level: Level) => (n ? paint(level, word) : word);
+  const counts = [
+    count(s.errors, `${s.errors} error${s.errors === 1 ? '' : 's'}`, 'Error'),
+    count(s.warnings, `${s.warnings} warning${s.warnings === 1 ? '' : 's'}`, 'Warning'),
+    count(s.infos, `${s.infos} info`, 'Info'),
+  ];
+  const mark = s.failed ? c.red('✖') : c.yellow('!');
+  lines.push(`${mark} ${counts.join(', ')} in ${s.resources} resource${s.resources === 1 ? '' : 's'}${hidden}.`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The stderr note for skipped checks: one line naming them (-v prints each reason), so a clean CI
+ * log stays short while nobody mistakes a skipped check for a passed one.
+ */
+export function skippedNote(report: Pick<AnalysisReport, 'skipped'>): string | undefined {
+  const names = [...new Set(report.skipped.map((k) => k.analyzer))];
+  if (!names.length) return undefined;
+  return `skipped ${names.length} check${names.length === 1 ? '' : 's'} (the input lacks objects they need): ${names.join(', ')} (-v says why; --cluster or --snapshot runs them)`;
 }
 
 const SARIF_LEVEL: Record<Level, string> = { Error: 'error', Warning: 'warning', Info: 'note' };

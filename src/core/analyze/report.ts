@@ -12,7 +12,7 @@ export interface AnalysisReport {
     errors: number;
     warnings: number;
     infos: number;
-    /** Messages hidden by suppressions, the output threshold or the baseline. */
+    /** Messages (in the namespaces asked about) hidden by suppressions, the output threshold or the baseline. */
     hidden: number;
     failureThreshold: Level;
     outputThreshold: Level;
@@ -33,16 +33,17 @@ export interface ReportOptions {
 }
 
 /**
- * Suppressions, baseline, namespace scope and thresholds, in that order. The failure decision uses
+ * Namespace scope, suppressions, baseline and thresholds, in that order. The failure decision uses
  * every unsuppressed new message, so --output-threshold only changes what is shown, never the exit code.
  */
 export function buildReport(result: AnalysisResult, opts: ReportOptions): AnalysisReport {
-  let kept = applySuppressions(result.messages, { suppressions: opts.suppressions, resources: opts.resources, defaultNamespace: opts.defaultNamespace });
+  // Out-of-scope namespaces are not "hidden" findings: -n asked about one namespace only.
+  const ns = opts.namespaces;
+  const inScope = ns
+    ? result.messages.filter((m) => m.resource.namespace === undefined || ns.has(m.resource.namespace) || (m.resource.kind === 'Namespace' && ns.has(m.resource.name)))
+    : result.messages;
+  let kept = applySuppressions(inScope, { suppressions: opts.suppressions, resources: opts.resources, defaultNamespace: opts.defaultNamespace });
   if (opts.baseline) kept = newSince(kept, opts.baseline);
-  if (opts.namespaces) {
-    const ns = opts.namespaces;
-    kept = kept.filter((m) => m.resource.namespace === undefined || ns.has(m.resource.namespace) || (m.resource.kind === 'Namespace' && ns.has(m.resource.name)));
-  }
   const failed = atOrAbove(kept, opts.failureThreshold).length > 0;
   const shown = atOrAbove(kept, opts.outputThreshold);
   return {
@@ -54,7 +55,7 @@ export function buildReport(result: AnalysisResult, opts: ReportOptions): Analys
       errors: shown.filter((m) => m.level === 'Error').length,
       warnings: shown.filter((m) => m.level === 'Warning').length,
       infos: shown.filter((m) => m.level === 'Info').length,
-      hidden: result.messages.length - shown.length,
+      hidden: inScope.length - shown.length,
       failureThreshold: opts.failureThreshold,
       outputThreshold: opts.outputThreshold,
       failed,

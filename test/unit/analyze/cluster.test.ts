@@ -100,7 +100,7 @@ describe('analyze against a cluster', () => {
     expect((await meshctl(['--local', dir, 'analyze'])).exitCode).toBe(0);
     const all = await meshctl(['--local', dir, 'analyze', '-A']);
     expect(all.exitCode).toBe(79);
-    expect(all.stdout).toMatch(/\[IST0101\] VirtualService reviews\.prod/);
+    expect(all.stdout).toMatch(/^cluster\n {2}Error {4}\[IST0101\] \(VirtualService reviews\.prod\) .* at spec\.http\[0\]\.route\[0\]\.destination\.subset$/m);
   });
 
   test('a policy selector that matches no pod (IST0127) is found against the cluster, skipped offline', async () => {

@@ -65,7 +65,11 @@ describe('meshctl analyze', () => {
       expect(r.stdout, o).toContain('IST0101');
     }
     const table = await meshctl(['analyze', join(dir, 'svc.yaml'), join(dir, 'bad.yaml')]);
-    expect(table.stdout).toMatch(/Error\s+\[IST0101\] \S*bad\.yaml:10:9 \(VirtualService reviews\.default\) Referenced host not found: "reviewz"/);
+    // The file once as the group's heading, then line:column per finding (eslint's stylish shape).
+    const lines = table.stdout.split('\n');
+    const heading = lines.findIndex((l) => l.endsWith('bad.yaml'));
+    expect(lines[heading + 1]).toMatch(/^ {2}10:9 {2}Error {4}\[IST0101\] \(VirtualService reviews\.default\) Referenced host not found: "reviewz"$/);
+    expect(table.stdout).toMatch(/^✖ 1 error, 0 warnings, 0 info in \d+ resources\.$/m);
     expect(table.stdout).not.toContain('\x1b['); // not a terminal: no colour
   });
 
@@ -119,7 +123,7 @@ describe('meshctl analyze', () => {
     expect((await meshctl(['analyze', join(dir, 'tree')])).exitCode).toBe(0);
     const r = await meshctl(['analyze', '-R', join(dir, 'tree')]);
     expect(r.exitCode).toBe(79);
-    expect(r.stdout).toContain('bad.yml:10:9');
+    expect(r.stdout).toMatch(/bad\.yml\n {2}10:9 /);
   });
 
   test('Lists, comments and non-mesh objects are read', async () => {
@@ -234,7 +238,12 @@ items:
     const report = JSON.parse(r.stdout);
     expect(report.messages).toEqual([]);
     expect(report.skipped.map((s: { analyzer: string }) => s.analyzer)).toContain('virtualservice.destination-hosts');
+    // One short line on stderr names the skipped checks; -v adds each reason.
     const t = await meshctl(['analyze', join(dir, 'svc.yaml'), join(dir, 'other-ns.yaml')]);
-    expect(t.stderr).toContain('skipped virtualservice.destination-hosts');
+    expect(t.stdout).not.toContain('skipped');
+    expect(t.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(t.stderr).toMatch(/^skipped \d+ checks? .*virtualservice\.destination-hosts.* \(-v says why/);
+    const v = await meshctl(['analyze', '-v', join(dir, 'svc.yaml'), join(dir, 'other-ns.yaml')]);
+    expect(v.stderr).toMatch(/^ {2}virtualservice\.destination-hosts: hosts outside the input's namespaces are not checked/m);
   });
 });
