@@ -1,16 +1,19 @@
 /**
  * The traffic commands against a real API server: each changes exactly the objects it should
- * (compared by resourceVersion over every VirtualService and DestinationRule in the namespace),
- * --dry-run changes nothing, and racing writers lose no write.
+ * (compared by resourceVersion over every object of every namespaced kind meshctl knows, in the
+ * namespace), --dry-run changes nothing, and racing writers — in this process and in separate
+ * meshctl processes — lose no write.
  */
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { kindInfo } from '../../src/api/kinds.js';
+import { KINDS, kindInfo } from '../../src/api/kinds.js';
 import type { Resource } from '../../src/api/resource.js';
+import { planCanaryShift } from '../../src/core/traffic/canary.js';
 import { KubeStore } from '../../src/store/kube-store.js';
 import { adminKubeconfig, freshNamespace, kubeEnv } from '../helpers/cluster.js';
 import { meshctl } from '../helpers/run-meshctl.js';
@@ -43,12 +46,18 @@ async function bookinfo(prefix: string, ...networking: string[]): Promise<string
   return ns;
 }
 
-/** kind/name -> resourceVersion of every VirtualService and DestinationRule in the namespace. */
+/**
+ * kind/name -> resourceVersion of every object in the namespace, over every namespaced kind meshctl
+ * knows (Services, Deployments, ConfigMaps, ... as well as the Istio kinds): a command that touched
+ * anything besides its target would show up here.
+ */
 async function versions(ns: string): Promise<Record<string, string | undefined>> {
   const out: Record<string, string | undefined> = {};
-  for (const kind of ['VirtualService', 'DestinationRule']) {
-    for (const r of await store.list(kind, ns)) out[`${kind}/${r.metadata.name}`] = r.metadata.resourceVersion;
-  }
+  const kinds = KINDS.filter((k) => k.namespaced).map((k) => k.kind);
+  const lists = await Promise.all(kinds.map((kind) => store.list(kind, ns)));
+  kinds.forEach((kind, i) => {
+    for (const r of lists[i] ?? []) out[`${kind}/${r.metadata.name}`] = r.metadata.resourceVersion;
+  });
   return out;
 }
 
@@ -97,9 +106,15 @@ describe('traffic commands on a real API server', () => {
 
   it('canary shift creates the VirtualService and DestinationRule when none exist', async () => {
     const ns = await bookinfo('traffic-create');
+    const v0 = await versions(ns);
+    expect(Object.keys(v0)).toContain('Deployment/reviews-v3');
+    const dry = await run(['canary', 'shift', 'reviews', '25', '--to', 'v3', '--from', 'v1', '--dry-run'], ns);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('+ VirtualService reviews');
+    expect(changed(v0, await versions(ns))).toEqual([]);
     const r = await run(['canary', 'shift', 'reviews', '25', '--to', 'v3', '--from', 'v1'], ns);
     expect(r.exitCode).toBe(0);
-    expect(changed({}, await versions(ns))).toEqual(['DestinationRule/reviews', 'VirtualService/reviews']);
+    expect(changed(v0, await versions(ns))).toEqual(['DestinationRule/reviews', 'VirtualService/reviews']);
     const dr = await store.get({ kind: 'DestinationRule', namespace: ns, name: 'reviews' });
     expect((dr?.spec as { subsets: { name: string }[] }).subsets.map((s) => s.name)).toEqual(['v1', 'v2', 'v3']);
   });
@@ -178,5 +193,121 @@ describe('traffic commands on a real API server', () => {
     const matched = routes.flatMap((r) => JSON.stringify(r.match ?? '').match(/"exact":"(\w+)"/)?.slice(1) ?? []);
     expect(matched.sort()).toEqual(users);
     expect(routes[routes.length - 1]?.route.map((d) => [d.destination.subset, d.weight])).toEqual([['v1', 80], ['v2', 20]]);
+  });
+  it('--dry-run writes nothing for every command that has it, though each would change something', async () => {
+    const ns = await bookinfo('traffic-dry', 'destination-rule-all', 'virtual-service-all-v1');
+    // State in which every command below has something to change.
+    for (const args of [
+      ['canary', 'shift', 'reviews', '20', '--to', 'v2'],
+      ['route', 'header', 'reviews', '--header', 'end-user=jason', '--to', 'v3'],
+      ['route', 'mirror', 'reviews', '--to', 'v3', '--percent', '5'],
+      ['inject', 'fault', 'ratings', '--delay', '2s', '--percent', '10'],
+    ]) {
+      const r = await run(args, ns);
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    const v0 = await versions(ns);
+    const dryRuns = [
+      ['canary', 'shift', 'reviews', '50'],
+      ['canary', 'promote', 'reviews'],
+      ['canary', 'rollback', 'reviews'],
+      ['inject', 'fault', 'ratings', '--abort', '503', '--percent', '50', '--duration', '10m'],
+      ['inject', 'fault', 'ratings', '--clear'],
+      ['route', 'header', 'reviews', '--cookie', 'user=tester', '--to', 'v2'],
+      ['route', 'header', 'reviews', '--header', 'end-user=jason', '--clear'],
+      ['route', 'mirror', 'reviews', '--to', 'v2', '--percent', '50'],
+      ['route', 'mirror', 'reviews', '--clear'],
+      ['resilience', 'set', 'reviews', '--timeout', '2s', '--retries', '3', '--max-connections', '10', '--consecutive-5xx', '5'],
+    ];
+    for (const args of dryRuns) {
+      const r = await run([...args, '--dry-run', '-o', 'json'], ns);
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      const data = JSON.parse(r.stdout) as { dryRun: boolean; written: string[]; changes: { before: unknown; after: unknown }[] };
+      expect(data.dryRun, args.join(' ')).toBe(true);
+      expect(data.written, args.join(' ')).toEqual([]);
+      // The plan does change something: the dry run shows a real diff, not an empty one.
+      expect(data.changes.some((c) => JSON.stringify(c.before) !== JSON.stringify(c.after)), args.join(' ')).toBe(true);
+      expect(changed(v0, await versions(ns)), args.join(' ')).toEqual([]);
+    }
+  });
+
+  it('canary shifts racing in separate meshctl processes are serialised: each write builds on the one before', async () => {
+    const bin = join(ROOT, 'bin/meshctl');
+    if (!existsSync(join(ROOT, 'dist/meshctl.js'))) throw new Error('dist/meshctl.js is missing: run "node scripts/build.mjs" first (npm test does)');
+    const ns = await bookinfo('traffic-race-proc', 'destination-rule-all', 'virtual-service-all-v1');
+    const v0 = await versions(ns);
+    const proc = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [bin, ...args, '-n', ns, '-o', 'json'], { env: { ...process.env, ...kubeEnv(), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    const weights = [10, 20, 30, 40];
+    const results = await Promise.all(weights.map((w) => proc(['canary', 'shift', 'reviews', String(w), '--to', 'v2', '--from', 'v1'])));
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    type Out = { written: string[]; changes: { before: Resource; after: Resource }[] };
+    const outs = results.map((r) => JSON.parse(r.stdout) as Out);
+    for (const o of outs) expect(o.written).toEqual(['VirtualService reviews.' + ns]);
+    // The canary share in the object each process actually modified (the store's fresh read, not
+    // its first snapshot) and in what it wrote. Without optimistic concurrency two processes would
+    // start from the same object and one write would be lost; serialised, every "before" is
+    // distinct, one is the initial 0 and each other is some process's "after".
+    const canaryShare = (vs: Resource | undefined): number => {
+      const routes = (vs?.spec as { http: Http }).http;
+      return routes[routes.length - 1]?.route.find((d) => d.destination.subset === 'v2')?.weight ?? 0;
+    };
+    const befores = outs.map((o) => canaryShare(o.changes[0]?.before));
+    const afters = outs.map((o) => canaryShare(o.changes[0]?.after));
+    expect(new Set(befores).size).toBe(weights.length);
+    expect(befores.filter((b) => b === 0)).toHaveLength(1);
+    for (const b of befores) if (b !== 0) expect(afters).toContain(b);
+    // The last writer's weights are what the object holds, and nothing else in the namespace changed.
+    const last = afters.find((a) => !befores.includes(a));
+    const routes = await http(ns, 'reviews');
+    expect(routes[routes.length - 1]?.route.map((d) => [d.destination.subset, d.weight])).toEqual([['v1', 100 - (last ?? -1)], ['v2', last]]);
+    expect(changed(v0, await versions(ns))).toEqual(['VirtualService/reviews']);
+  });
+  it('a canary shift whose write loses a race to other meshctl processes redoes it on their result', async () => {
+    // Deterministic interleaving: this process (its own KubeStore) reads the VirtualService, and
+    // before it writes, two separate meshctl processes run to completion — another canary shift and
+    // a header route. Its write must then conflict and be redone on their result, not over it.
+    const bin = join(ROOT, 'bin/meshctl');
+    if (!existsSync(join(ROOT, 'dist/meshctl.js'))) throw new Error('dist/meshctl.js is missing: run "node scripts/build.mjs" first (npm test does)');
+    const ns = await bookinfo('traffic-race-forced', 'destination-rule-all', 'virtual-service-all-v1');
+    const own = await KubeStore.fromKubeconfig({ kubeconfig: adminKubeconfig(), env: {} });
+    try {
+      const list = (kind: string) => own.list(kind, ns);
+      const [virtualServices, destinationRules, services, deployments, pods] = await Promise.all(['VirtualService', 'DestinationRule', 'Service', 'Deployment', 'Pod'].map(list));
+      const plan = planCanaryShift({ snapshot: { namespace: ns, virtualServices: virtualServices ?? [], destinationRules: destinationRules ?? [], services: services ?? [], deployments: deployments ?? [], pods: pods ?? [] }, service: 'reviews', weight: 50, to: 'v2', from: 'v1' });
+      const edit = plan.edits[0];
+      if (!edit || plan.edits.length !== 1) throw new Error('expected one edit');
+      const others: { status: number | null; stderr: string }[] = [];
+      const seen: Resource[] = [];
+      const result = await own.modify(edit.ref, (current) => {
+        if (current) seen.push(structuredClone(current));
+        if (others.length === 0) {
+          for (const args of [['canary', 'shift', 'reviews', '20', '--to', 'v2', '--from', 'v1'], ['route', 'header', 'reviews', '--header', 'end-user=jason', '--to', 'v3']]) {
+            const r = spawnSync(process.execPath, [bin, ...args, '-n', ns], { env: { ...process.env, ...kubeEnv() }, encoding: 'utf8', timeout: 30_000 });
+            others.push({ status: r.status, stderr: r.stderr });
+          }
+        }
+        return edit.mutate(current);
+      });
+      expect(others.map((o) => o.status), others.map((o) => o.stderr).join('\n')).toEqual([0, 0]);
+      expect(result.retries).toBe(1);
+      // The redo saw the other processes' writes: their 80/20 split and the header route.
+      expect(seen).toHaveLength(2);
+      const seenRoutes = (seen[1]?.spec as { http: Http }).http;
+      expect(seenRoutes[seenRoutes.length - 1]?.route.map((d) => d.weight)).toEqual([80, 20]);
+      const routes = await http(ns, 'reviews');
+      expect(routes.map((r) => JSON.stringify(r.match ?? null))).toEqual(['[{"headers":{"end-user":{"exact":"jason"}}}]', 'null']);
+      expect(routes[1]?.route.map((d) => [d.destination.subset, d.weight])).toEqual([['v1', 50], ['v2', 50]]);
+    } finally {
+      await own.close();
+    }
   });
 });
