@@ -68,12 +68,14 @@ export function parseDuration(text: string): number {
 export interface Progress {
   done(line: string): void;
   doing(line: string): void;
+  /** Gives the terminal back (to ask a question); the next done/doing draws again below it. */
+  pause(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Plain lines on stderr, one per event: for pipes, CI logs and tests. */
 export function plainProgress(ctx: Context): Progress {
-  return { done: (line) => ctx.info(line), doing: (line) => void (line && ctx.info(line)), close: async () => {} };
+  return { done: (line) => ctx.info(line), doing: (line) => void (line && ctx.info(line)), pause: async () => {}, close: async () => {} };
 }
 
 /**
@@ -83,36 +85,51 @@ export function plainProgress(ctx: Context): Progress {
 export async function installProgress(ctx: Context): Promise<Progress> {
   const { liveViewAllowed } = await import('../ui/progress.js');
   if (!liveViewAllowed(ctx.io, ctx.env)) return plainProgress(ctx);
-  const [ink, react] = await Promise.all([import('ink'), import('react')]);
+  const [ink, reactModule] = await Promise.all([import('ink'), import('react')]);
   const { render, Box, Static, Text } = ink;
+  // React is CommonJS: bundled with code splitting, import() may give it as `default` only.
+  const react = typeof reactModule.createElement === 'function' ? reactModule : reactModule.default;
   const h = react.createElement;
   const finished: { key: number; line: string }[] = [];
   let current = '';
+  // Static items print once: after a pause, a new ink instance must not print them again.
+  let printed = 0;
   const view = () =>
     h(
       Box,
       { flexDirection: 'column' },
-      h(Static<{ key: number; line: string }>, { items: [...finished], children: (item: { key: number; line: string }) => h(Text, { key: item.key, color: 'green' }, `✔ ${item.line}`) }),
+      h(Static<{ key: number; line: string }>, { items: finished.slice(printed), children: (item: { key: number; line: string }) => h(Text, { key: item.key, color: 'green' }, `✔ ${item.line}`) }),
       current ? h(Text, { color: 'cyan' }, `▶ ${current}`) : null,
     );
-  const instance = render(view(), { stdout: ctx.io.stdout as NodeJS.WriteStream, patchConsole: false });
+  let instance: ReturnType<typeof render> | undefined;
+  const draw = () => {
+    if (instance) instance.rerender(view());
+    else instance = render(view(), { stdout: ctx.io.stdout as NodeJS.WriteStream, patchConsole: false });
+  };
+  const stop = async () => {
+    if (!instance) return;
+    current = '';
+    instance.rerender(view());
+    instance.unmount();
+    // Bounded: the result must print even if the terminal never confirms ink's last write.
+    await Promise.race([instance.waitUntilExit().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    instance = undefined;
+    printed = finished.length;
+  };
+  draw();
   return {
     done(line) {
       finished.push({ key: finished.length, line });
       current = '';
-      instance.rerender(view());
+      draw();
     },
     doing(line) {
       current = line;
-      instance.rerender(view());
+      draw();
     },
-    async close() {
-      current = '';
-      instance.rerender(view());
-      instance.unmount();
-      // Bounded: the result must print even if the terminal never confirms ink's last write.
-      await Promise.race([instance.waitUntilExit().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
-    },
+    // ink erases its last frame on every redraw: a question written while it runs would be erased with it.
+    pause: stop,
+    close: stop,
   };
 }
 
@@ -169,7 +186,8 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
     }
     if (!current) return { action: 'create', ref, desired, ...(unvalidated ? { unvalidated } : {}) };
     if (dry && plan.sameObject(current, dry)) return { action: 'unchanged', ref, desired };
-    return { action: 'update', ref, desired, diff: dry ? lineDiff(await toYaml(plan.normalize(current)), await toYaml(plan.normalize(dry))) : '' };
+    const adopts = plan.isAdopted(desired) && !plan.isAdopted(current);
+    return { action: 'update', ref, desired, ...(adopts ? { adopts: true } : {}), diff: dry ? lineDiff(await toYaml(plan.normalize(current)), await toYaml(plan.normalize(dry))) : '' };
   };
   // Dry runs change nothing, so they may run side by side; a few at a time keeps the API server calm.
   const entries: PlanEntry[] = await mapLimit(rendered.resources, 8, planOne);
@@ -199,7 +217,7 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
 
   const ask = !opts.yes && ctx.io.isTTY && (counts.update > 0 || counts.prune > 0);
   if (ask) {
-    progress.doing(''); // clears the live line, so ink redraws nothing over the question
+    await progress.pause();
     ctx.io.stderr.write(planText + '\n');
     if (!(await confirm(ctx, `Change the existing install (${countLine(counts)})? [y/N] `))) {
       return { data: { ...data, aborted: true }, text: 'aborted: nothing was changed' };
@@ -247,7 +265,7 @@ function formatPlan(entries: readonly PlanEntry[], describe: (r: PlanEntry['ref'
   for (const e of entries) {
     if (e.action === 'create') lines.push(`+ create ${describe(e.ref)}${e.unvalidated ? ` (validated when applied)` : ''}`);
     else if (e.action === 'update') {
-      lines.push(`~ update ${describe(e.ref)}`);
+      lines.push(`~ update ${describe(e.ref)}${e.adopts ? ' (it existed before meshctl: adopted, and left in place by uninstall)' : ''}`);
       if (e.diff) lines.push(...e.diff.trimEnd().split('\n').map((l) => `    ${l}`));
     } else if (e.action === 'prune') lines.push(`- prune  ${describe(e.ref)}`);
   }

@@ -55,4 +55,25 @@ describe('install progress', () => {
     expect(text).toContain('✔ 15 CRDs are Established');
     expect(err()).toBe('');
   });
+
+  it('pause gives the terminal back for a question, then draws below it without repeating lines', async () => {
+    const { ctx, tty } = fakeContext(true);
+    const p = await installProgress(ctx);
+    p.done('meshctl 0.1.0 is installed: checking for changes');
+    p.doing('planning');
+    await new Promise((r) => setTimeout(r, 20));
+    await p.pause();
+    tty.write('Change the existing install? [y/N] y\n');
+    const asked = tty.out.length;
+    p.done('updated ConfigMap meshctl-system/meshctl-mesh-config');
+    await p.close();
+    const after = tty.out.slice(asked);
+    // Nothing after the question moves the cursor up over it or erases it.
+    // eslint-disable-next-line no-control-regex -- ANSI cursor-up and erase-line sequences
+    expect(after).not.toMatch(/\u001b\[(\d*A|2K)/);
+    // eslint-disable-next-line no-control-regex -- strip ANSI escapes to read the frames
+    const text = after.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, '');
+    expect(text).toContain('✔ updated ConfigMap meshctl-system/meshctl-mesh-config');
+    expect(text).not.toContain('checking for changes');
+  });
 });
