@@ -18,7 +18,7 @@ export const uninstallCommand = defineCommand({
   examples: ['meshctl uninstall', 'meshctl uninstall --dry-run', 'meshctl uninstall --purge -y'],
   async run(ctx, _args, opts) {
     const { openApplier, listInstalled, checkAccess, confirm } = await import('./install.js');
-    const { ADOPTED, describeRef } = await import('../manifests/plan.js');
+    const { describeRef, isAdopted, releasePatch } = await import('../manifests/plan.js');
     const { KIND_ORDER, NAMESPACE, INSTALL_SELECTOR, kindRank, MANAGED_BY, PART_OF } = await import('../manifests/render.js');
     const { installKindInfo } = await import('../store/kube-apply.js');
     const ref = (r: Resource) => ({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name });
@@ -49,10 +49,10 @@ export const uninstallCommand = defineCommand({
       // Objects already being deleted (a namespace waiting for its finalizers) are gone as far as meshctl is concerned.
       const installed = (await listInstalled(kube, KIND_ORDER, NAMESPACE, INSTALL_SELECTOR, installKindInfo)).filter((r) => !r.metadata.deletionTimestamp);
       if (installed.length === 0) return { data: { deleted: [], kept: [] }, text: `meshctl is not installed in context "${kube.context}": nothing to remove` };
-      const crds = installed.filter((r) => r.kind === 'CustomResourceDefinition');
-      const adopted = crds.filter((r) => r.metadata.annotations?.[ADOPTED] === 'true');
-      const ours = crds.filter((r) => r.metadata.annotations?.[ADOPTED] !== 'true');
-      const rest = installed.filter((r) => r.kind !== 'CustomResourceDefinition').sort((a, b) => kindRank(b.kind) - kindRank(a.kind));
+      // Adopted objects (Istio's CRDs, a namespace made before install) existed before meshctl: never deleted.
+      const adopted = installed.filter(isAdopted).sort((a, b) => kindRank(b.kind) - kindRank(a.kind));
+      const ours = installed.filter((r) => r.kind === 'CustomResourceDefinition' && !isAdopted(r));
+      const rest = installed.filter((r) => r.kind !== 'CustomResourceDefinition' && !isAdopted(r)).sort((a, b) => kindRank(b.kind) - kindRank(a.kind));
       const toDelete: Resource[] = [...rest, ...(purge ? ours : [])];
 
       await checkAccess(
@@ -83,10 +83,13 @@ export const uninstallCommand = defineCommand({
         ctx.info(`${dryRun ? 'would delete' : 'deleted'} ${describeRef(ref(r))}`);
       }
       for (const c of adopted) {
-        // Not meshctl's to delete: only meshctl's marks come off, the CRD and its objects stay.
-        if (!dryRun) await kube.mergePatch(ref(c), { metadata: { labels: { [MANAGED_BY]: null, [PART_OF]: null, 'app.kubernetes.io/version': null, 'app.kubernetes.io/name': null }, annotations: { [ADOPTED]: null } } });
+        // Not meshctl's to delete: only meshctl's marks come off, the object (and what is in it) stays.
+        if (!dryRun) await kube.mergePatch(ref(c), releasePatch());
+        ctx.info(`${dryRun ? 'would leave' : 'left'} ${describeRef(ref(c))} (it existed before meshctl installed)`);
       }
-      if (adopted.length) notes.push(`left ${adopted.length} CRDs that existed before meshctl installed (removed meshctl's labels from them)`);
+      const adoptedCrds = adopted.filter((r) => r.kind === 'CustomResourceDefinition').length;
+      if (adoptedCrds) notes.push(`left ${adoptedCrds} CRDs that existed before meshctl installed (removed meshctl's labels from them)`);
+      for (const r of adopted.filter((x) => x.kind !== 'CustomResourceDefinition')) notes.push(`left ${describeRef(ref(r))}: it existed before meshctl installed (removed meshctl's labels from it)`);
       if (!purge && ours.length) notes.push(`kept ${ours.length} CRDs and the mesh objects in them: meshctl uninstall --purge deletes them`);
       const kept = [...(purge ? [] : ours), ...adopted].map((r) => describeRef(ref(r)));
       return {

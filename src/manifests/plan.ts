@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Resource, ResourceRef } from '../api/resource.js';
-import { kindRank, MANAGED_BY } from './render.js';
+import { kindRank, MANAGED_BY, PART_OF } from './render.js';
 
 /**
  * What an install will do, worked out before the first write: pure functions over the rendered
@@ -18,9 +18,15 @@ export interface PlanEntry {
   diff?: string;
   /** Set when the dry run could not run yet (its namespace or CRD is created by this same install). */
   unvalidated?: string;
+  /** Set when this update adopts an object someone else made (see ADOPTED). */
+  adopts?: boolean;
 }
 
-/** Marks a CRD that existed before meshctl installed (an Istio install's): never deleted by meshctl. */
+/**
+ * Marks an object that existed before meshctl installed (an Istio install's CRDs, a namespace the
+ * platform team made): meshctl applies its fields to it but never deletes it; uninstall only takes
+ * meshctl's labels off.
+ */
 export const ADOPTED = 'meshctl.dev/adopted';
 
 /** Metadata the server owns; differences in these are not changes anyone asked for. */
@@ -43,21 +49,33 @@ export function refKey(ref: ResourceRef): string {
 }
 
 /**
- * The desired CRD with the adoption mark kept or added: a CRD that exists without meshctl's label
- * (or already carries the mark) was someone else's first, and stays theirs on uninstall --purge.
+ * The desired object with the adoption mark kept or added: an object that exists without meshctl's
+ * label (or already carries the mark) was someone else's first, and stays theirs on uninstall.
  */
 export function withAdoption(desired: Resource, current: Resource | undefined): Resource {
-  if (desired.kind !== 'CustomResourceDefinition' || !current) return desired;
-  const wasOurs = current.metadata.labels?.[MANAGED_BY] === 'meshctl' && current.metadata.annotations?.[ADOPTED] !== 'true';
-  if (wasOurs) return desired;
+  if (!current) return desired;
+  if (!isAdopted(current) && current.metadata.labels?.[MANAGED_BY] === 'meshctl') return desired;
   return { ...desired, metadata: { ...desired.metadata, annotations: { ...desired.metadata.annotations, [ADOPTED]: 'true' } } };
 }
 
-/** Installed objects that the new render no longer has, deleted last-applied-first. CRDs are never pruned. */
+export function isAdopted(r: Resource): boolean {
+  return r.metadata.annotations?.[ADOPTED] === 'true';
+}
+
+/** A JSON merge patch that takes meshctl's labels and mark off an adopted object it leaves behind. */
+export function releasePatch(): Record<string, unknown> {
+  const labels = ['app.kubernetes.io/name', PART_OF, MANAGED_BY, 'app.kubernetes.io/version'];
+  return { metadata: { labels: Object.fromEntries(labels.map((l) => [l, null])), annotations: { [ADOPTED]: null } } };
+}
+
+/**
+ * Installed objects that the new render no longer has, deleted last-applied-first. CRDs are never
+ * pruned (their objects would go with them), nor adopted objects (not meshctl's to delete).
+ */
 export function pruneCandidates(installed: readonly Resource[], rendered: readonly Resource[]): Resource[] {
   const keep = new Set(rendered.map((r) => refKey({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name })));
   return installed
-    .filter((r) => r.kind !== 'CustomResourceDefinition')
+    .filter((r) => r.kind !== 'CustomResourceDefinition' && !isAdopted(r))
     .filter((r) => !keep.has(refKey({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name })))
     .sort((a, b) => kindRank(b.kind) - kindRank(a.kind) || a.metadata.name.localeCompare(b.metadata.name));
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Resource } from '../../src/api/resource.js';
 import { lineDiff } from '../../src/manifests/diff.js';
-import { ADOPTED, containsDesired, normalize, pruneCandidates, sameObject, summarize, withAdoption } from '../../src/manifests/plan.js';
+import { ADOPTED, containsDesired, isAdopted, normalize, pruneCandidates, releasePatch, sameObject, summarize, withAdoption } from '../../src/manifests/plan.js';
 
 const obj = (kind: string, name: string, extra: Partial<Resource> = {}, labels: Record<string, string> = {}): Resource => ({
   apiVersion: 'v1',
@@ -28,8 +28,26 @@ describe('install plan', () => {
     const adoptedBefore = { ...desired, metadata: { ...desired.metadata, annotations: { [ADOPTED]: 'true' } } };
     expect(withAdoption(desired, adoptedBefore).metadata.annotations?.[ADOPTED]).toBe('true');
     expect(withAdoption(desired, desired)).toBe(desired); // created by meshctl earlier
-    const cm = obj('ConfigMap', 'c');
-    expect(withAdoption(cm, obj('ConfigMap', 'c'))).toBe(cm); // only CRDs are adopted
+  });
+
+  it('adopts any object that was there without meshctl\'s label, such as a namespace the user made', () => {
+    const desired = obj('Namespace', 'meshctl-system', {}, MESHCTL);
+    const users = obj('Namespace', 'meshctl-system', {}, { team: 'platform' });
+    expect(withAdoption(desired, users).metadata.annotations?.[ADOPTED]).toBe('true');
+    expect(withAdoption(desired, desired)).toBe(desired);
+    expect(isAdopted(withAdoption(desired, users))).toBe(true);
+    // Uninstall takes exactly meshctl's marks off and nothing else.
+    expect(releasePatch()).toEqual({
+      metadata: {
+        labels: { 'app.kubernetes.io/name': null, 'app.kubernetes.io/part-of': null, 'app.kubernetes.io/managed-by': null, 'app.kubernetes.io/version': null },
+        annotations: { [ADOPTED]: null },
+      },
+    });
+  });
+
+  it('never prunes an adopted object', () => {
+    const adopted = { ...obj('ConfigMap', 'theirs'), metadata: { ...obj('ConfigMap', 'theirs').metadata, annotations: { [ADOPTED]: 'true' } } };
+    expect(pruneCandidates([adopted, obj('ConfigMap', 'ours')], []).map((r) => r.metadata.name)).toEqual(['ours']);
   });
 
   it('prunes what the render dropped, webhook before workloads, never CRDs', () => {
