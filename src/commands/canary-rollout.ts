@@ -1,6 +1,7 @@
 import { defineCommand } from './spec.js';
 import { metricsOptions } from './canary-status.js';
-import { ExitCode, UsageError } from '../core/errors.js';
+import { ClusterError, ExitCode, UsageError } from '../core/errors.js';
+import type { Verdict } from '../core/traffic/metrics.js';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -60,6 +61,10 @@ export const canaryRolloutCommand = defineCommand({
     if (!source) throw new UsageError('canary rollout needs metrics to judge the canary', 'pass --metrics URL (proxies) or --prometheus URL');
 
     const start = r.planRolloutStart({ snapshot, service, to: str(opts.to), from: str(opts.from), steps, resume: Boolean(opts.resume), force: Boolean(opts.force), now: ctx.now() });
+    const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
+    // Read the metrics once before the first write: an endpoint that cannot be read is exit 69 with
+    // nothing changed, not a canary left at its first step by a rollout that could never judge it.
+    await source.measure(0, sleep);
     await applyPlan(ctx, start.plan, false);
     let state = start.state;
     const version = r.versionOfSubset(snapshot, target, state.canary);
@@ -71,7 +76,6 @@ export const canaryRolloutCommand = defineCommand({
       if (line) log.push(line);
       view.update({ service: target.name, stable: state.stable, canary: state.canary, steps: state.steps, step: state.step, phase: state.phase, activity, log }, line);
     };
-    const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
     const label = (): string => `step ${state.step + 1}/${state.steps.length} (${state.canary} ${state.steps[state.step]}%)`;
     show(`watching for ${str(opts.interval) ?? '1m'}`, `${start.plan.summary}`);
     let outcome: 'succeeded' | 'failed' = 'failed';
@@ -79,9 +83,18 @@ export const canaryRolloutCommand = defineCommand({
     try {
       // Bounded: every window either advances a step or counts towards --max-inconclusive.
       for (let windows = 0; windows < steps.length * (maxInconclusive + 1) + 1; windows++) {
-        const metrics = await source.measure(intervalMs, sleep);
         const { judge } = await import('../core/traffic/metrics.js');
-        const verdict = judge(metrics.get(version), gates);
+        let verdict: Verdict;
+        const windowStart = Date.now();
+        try {
+          verdict = judge((await source.measure(intervalMs, sleep)).get(version), gates);
+        } catch (err) {
+          // Metrics that stop answering mid-rollout judge nothing: inconclusive, so the rollout
+          // looks again and rolls back after --max-inconclusive windows instead of dying half-way.
+          if (!(err instanceof ClusterError)) throw err;
+          await sleep(Math.max(0, intervalMs - (Date.now() - windowStart))); // a blip costs one window, not all of them at once
+          verdict = { result: 'inconclusive', detail: `metrics unreadable: ${err.message}` };
+        }
         const decision = r.decide(state, verdict, maxInconclusive, ctx.now());
         const at = label();
         await store.modify(start.plan.virtualService, r.rolloutEdit(start.plan.virtualService, target, snapshot.namespace, state.startedAt, decision).mutate);

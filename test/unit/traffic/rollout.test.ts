@@ -31,6 +31,8 @@ function mesh(): string {
 interface Traffic {
   /** Requests per scrape and the share of them that fail with 503. */
   perScrape: Record<string, { requests: number; errorShare: number; latencyMs: number }>;
+  /** Answer HTTP 500 from this scrape on (1-based): a proxy that goes away mid-rollout. */
+  failFrom?: number;
 }
 
 /** A proxy's /stats/prometheus whose counters grow by `traffic.perScrape` on every scrape. */
@@ -39,6 +41,11 @@ async function fakeProxy(traffic: Traffic): Promise<{ url: string; scrapes: () =
   let scrapes = 0;
   const server: Server = createServer((req, res) => {
     scrapes++;
+    if (traffic.failFrom !== undefined && scrapes >= traffic.failFrom) {
+      res.statusCode = 500;
+      res.end();
+      return;
+    }
     for (const [v, t] of Object.entries(traffic.perScrape)) {
       const c = totals.get(v) ?? { ok: 0, err: 0, fast: 0, slow: 0 };
       const err = Math.round(t.requests * t.errorShare);
@@ -88,7 +95,7 @@ describe('canary rollout', () => {
     const vs = await reviews(dir);
     expect(defaultRoute(vs)).toEqual([['v2', undefined]]);
     expect(rolloutState(vs)).toMatchObject({ phase: 'succeeded', step: 2, steps: [10, 50, 100] });
-    expect(proxy.scrapes()).toBe(6); // two scrapes per window, one window per step
+    expect(proxy.scrapes()).toBe(7); // one before the first write, then two per window, one window per step
   });
 
   test('a failing gate rolls back at once and exits 80 (rollout failed), not 1 (internal error)', async () => {
@@ -161,6 +168,30 @@ describe('canary rollout', () => {
     const vs = await reviews(dir);
     expect(defaultRoute(vs)).toEqual([['v1', undefined]]);
     expect(rolloutState(vs)).toMatchObject({ phase: 'aborted' });
+  });
+
+  test('metrics that cannot be read at the start: exit 69 and nothing written', async () => {
+    const dir = mesh();
+    const before = await reviews(dir);
+    const proxy = await fakeProxy({ perScrape: {}, failFrom: 1 });
+    const r = await meshctl(['canary', 'rollout', 'reviews', '--to', 'v2', ...GATES, '--metrics', proxy.url, '--local', dir]);
+    expect(r.exitCode).toBe(69);
+    expect(r.stderr).toMatch(/^Error: cannot read metrics from http:\/\/127\.0\.0\.1:\d+\/stats\/prometheus: HTTP 500/m);
+    expect(await reviews(dir)).toEqual(before);
+  });
+
+  test('metrics that stop answering mid-rollout are inconclusive, then roll back (exit 80), never leave the canary half-way', async () => {
+    const dir = mesh();
+    // Scrape 1 is the check before the first write, 2-3 the first window; from 4 on: HTTP 500.
+    const proxy = await fakeProxy({ perScrape: { v2: { requests: 20, errorShare: 0, latencyMs: 10 } }, failFrom: 4 });
+    const r = await meshctl(['canary', 'rollout', 'reviews', '--to', 'v2', '--steps', '10,50,100', ...GATES, '--max-inconclusive', '1', '--metrics', proxy.url, '--local', dir]);
+    expect(r.exitCode).toBe(80);
+    expect(r.stderr).toContain('step 1/3 (v2 10%): pass');
+    expect(r.stderr).toMatch(/step 2\/3 \(v2 50%\): inconclusive: metrics unreadable: .*HTTP 500 -> looking again \(1\/1\)/);
+    expect(r.stdout).toContain('inconclusive 2 times in a row');
+    const vs = await reviews(dir);
+    expect(defaultRoute(vs)).toEqual([['v1', undefined]]);
+    expect(rolloutState(vs)).toMatchObject({ phase: 'failed', step: 1 });
   });
 
   test('flags are checked before anything is written', async () => {
