@@ -54,6 +54,10 @@ export const canaryShiftCommand = defineCommand({
 export const canaryPromoteCommand = defineCommand({
   path: 'canary promote',
   summary: 'Send all of a service\'s traffic to its canary, which becomes the stable subset',
+  description:
+    'Sets the default route to the canary at 100% and records it as the new stable subset, so the\n' +
+    'next "canary shift" starts from it. Aborts a "canary rollout" of the service in progress\n' +
+    '(the rollout process stops at its next check).',
   args: [{ name: 'service', description: 'the service, e.g. reviews', required: true }],
   options: common,
   examples: ['meshctl canary promote reviews', 'meshctl canary promote reviews --to v2 --dry-run'],
@@ -68,6 +72,9 @@ export const canaryPromoteCommand = defineCommand({
 export const canaryRollbackCommand = defineCommand({
   path: 'canary rollback',
   summary: "Send all of a service's traffic back to its stable subset",
+  description:
+    'Sets the default route to the stable subset at 100%. Aborts a "canary rollout" of the service\n' +
+    'in progress (the rollout process stops at its next check).',
   args: [{ name: 'service', description: 'the service, e.g. reviews', required: true }],
   options: common.filter((o) => o.flags !== '--force'),
   examples: ['meshctl canary rollback reviews', 'meshctl canary rollback reviews --from v1'],

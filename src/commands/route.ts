@@ -41,6 +41,9 @@ export const routeHeaderCommand = defineCommand({
 export const routeMirrorCommand = defineCommand({
   path: 'route mirror',
   summary: "Copy a share of a service's requests to one of its subsets (responses are discarded)",
+  description:
+    "Sets mirror and mirrorPercentage on the service's default route: callers get the answers of\n" +
+    'the subsets the route sends to, the mirrored subset gets a copy (Host header with -shadow).',
   args: [{ name: 'service', description: 'the service, e.g. reviews', required: true }],
   options: [
     { flags: '--to <subset>', description: 'the subset that receives the copies' },

@@ -121,6 +121,12 @@ export function currentWeights(vs: Resource, target: Target, ns: string): Weight
 
 function resolveRoles(s: Situation, to: string | undefined, from: string | undefined): Roles {
   const named = s.current.filter((w): w is { subset: string; weight: number } => w.subset !== undefined);
+  if (s.subsets.length === 1 && to === undefined) {
+    throw new InputError(
+      `${s.target.name} has one subset (${s.subsets[0] ?? ''}): a canary needs a second one`,
+      s.dr ? `deploy the canary with its own "version" label and add a subset for it to DestinationRule ${s.dr.metadata.name}` : 'deploy the canary with its own "version" label',
+    );
+  }
   let canary = to;
   let stable = from;
   if (canary === undefined && s.meta.canary && s.subsets.includes(s.meta.canary) && s.meta.canary !== stable) canary = s.meta.canary;

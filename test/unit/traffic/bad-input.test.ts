@@ -52,6 +52,7 @@ const cases: [string[], number, string][] = [
   [['canary', 'shift', 'nosuch', '10', '--to', 'v2'], DATA, 'service "nosuch" not found'],
   [['canary', 'shift', 'reviews', '10', '--to', 'v9'], DATA, 'subset "v9" (--to) is not defined'],
   [['canary', 'shift', 'reviews', '10', '--to', 'v2', '--from', 'v9'], DATA, 'subset "v9" (--from) is not defined'],
+  [['canary', 'shift', 'productpage', '10'], DATA, 'productpage has one subset (v1): a canary needs a second one'],
   // canary promote / rollback / status
   [['canary', 'promote', 'nosuch'], DATA, 'service "nosuch" not found'],
   [['canary', 'promote', 'reviews', '--to', 'v9'], DATA, 'subset "v9" (--to) is not defined'],
