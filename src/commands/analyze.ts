@@ -1,7 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Context } from '../context.js';
-import type { Resource } from '../api/resource.js';
 import { ClusterError, ExitCode, ForbiddenError, InputError, NotFoundError, UsageError } from '../core/errors.js';
 import type { InputResource, Level, Message } from '../core/analyze/types.js';
 import { defineCommand, type CommandOutput } from './spec.js';
@@ -107,12 +106,9 @@ async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
 }
 
 /** Later objects replace earlier ones with the same kind/namespace/name, as `kubectl apply` would. */
-export function overlay(base: readonly InputResource[], top: readonly InputResource[], defaultNamespace: string): InputResource[] {
-  const key = (r: Resource) => `${r.kind}/${r.metadata.namespace || (r.kind === 'Namespace' ? '' : defaultNamespace)}/${r.metadata.name}`;
-  const m = new Map<string, InputResource>();
-  for (const r of base) m.set(key(r.resource), r);
-  for (const r of top) m.set(key(r.resource), r);
-  return [...m.values()];
+export async function overlay(base: readonly InputResource[], top: readonly InputResource[], defaultNamespace: string): Promise<InputResource[]> {
+  const { overlay: merge } = await import('../core/analyze/overlay.js');
+  return merge(base, top, defaultNamespace).resources;
 }
 
 /** Annotation on a snapshot List naming the kinds the cluster did not serve when it was taken. */
@@ -245,7 +241,8 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
   const defaultNamespace = ctx.globals.namespace ?? (useCluster ? await ctx.namespace() : 'default');
 
   const fileInputs = loadSources(await readInputs(ctx, files, Boolean(opts.recursive)), { ignoreUnknown: Boolean(opts.ignoreUnknown) });
-  let resources: InputResource[] = overlay([], fileInputs, defaultNamespace);
+  const { overlay: merge } = await import('../core/analyze/overlay.js');
+  let { resources, redefined } = merge([], fileInputs, defaultNamespace);
   let origin: 'files' | 'cluster' = 'files';
   const notes: string[] = [];
   let namespaces: Set<string> | undefined;
@@ -255,7 +252,7 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
     const [snapText] = await readInputs(ctx, [opts.snapshot], false);
     const snap = loadSources(snapText ? [snapText] : []);
     unlistedKinds = snapshotUnlisted(snapText?.text ?? '');
-    resources = overlay(snap, fileInputs, defaultNamespace);
+    ({ resources, redefined } = merge(snap, fileInputs, defaultNamespace));
     origin = 'cluster';
   }
   if (useCluster) {
@@ -263,7 +260,7 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
     unlistedKinds = unlisted;
     if (unlisted.length) notes.push(`not listed from the cluster (not served): ${unlisted.join(', ')}`);
     if (!ctx.globals.namespace && !ctx.globals.allNamespaces && files.length === 0) namespaces = new Set([defaultNamespace]);
-    resources = overlay(live, fileInputs, defaultNamespace);
+    ({ resources, redefined } = merge(live, fileInputs, defaultNamespace));
     origin = 'cluster';
   }
   // Against cluster state (live or a snapshot), -n must name a namespace that is there.
@@ -275,7 +272,7 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
     namespaces = new Set([ns]);
   }
 
-  const result = await analyze({ resources, origin, defaultNamespace, unlistedKinds }, ALL_ANALYZERS);
+  const result = await analyze({ resources, origin, defaultNamespace, unlistedKinds, redefined }, ALL_ANALYZERS);
   const report = buildReport(result, { suppressions, resources, defaultNamespace, failureThreshold, outputThreshold, baseline, namespaces });
   const format = ctx.globals.output;
   const ui = await import('../ui/analyze-format.js');

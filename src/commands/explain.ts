@@ -74,7 +74,7 @@ function keyValues(v: unknown, flag: string, lowerKeys: boolean): Record<string,
 async function readConfig(ctx: Context, files: readonly string[], recursive: boolean): Promise<InputResource[]> {
   const { readInputs, listClusterInputs, overlay } = await import('./analyze.js');
   const { loadSources } = await import('../core/analyze/load.js');
-  if (files.length) return overlay([], loadSources(await readInputs(ctx, files, recursive)), ctx.globals.namespace ?? 'default');
+  if (files.length) return await overlay([], loadSources(await readInputs(ctx, files, recursive)), ctx.globals.namespace ?? 'default');
   const { ALL_ANALYZERS, inputKinds } = await import('../core/analyze/all.js');
   return (await listClusterInputs(ctx, inputKinds(ALL_ANALYZERS))).resources;
 }

@@ -1,6 +1,7 @@
 import type { Analyzer } from './types.js';
 import { authorizationDenyAll } from './analyzers/authorization-deny-all.js';
 import { authorizationReferences } from './analyzers/authorization-references.js';
+import { inputRedefinitions } from './analyzers/input-redefinitions.js';
 import { jwtRequestAuthentication } from './analyzers/jwt-request-authentication.js';
 import { mtlsConflict } from './analyzers/mtls-conflict.js';
 import { mtlsStrictClients } from './analyzers/mtls-strict-clients.js';
@@ -35,6 +36,7 @@ import { virtualServiceWeights } from './analyzers/virtualservice-weights.js';
 export const ALL_ANALYZERS: readonly Analyzer[] = [
   authorizationDenyAll,
   authorizationReferences,
+  inputRedefinitions,
   jwtRequestAuthentication,
   mtlsConflict,
   mtlsStrictClients,

@@ -1,5 +1,6 @@
 import type { Resource, ResourceRef } from '../../api/resource.js';
 import { DEFAULT_DOMAIN, fqdn, hostMatches, isWildcard, normalizeHost } from '../../api/hosts.js';
+import type { Redefinition } from './overlay.js';
 import type { InputResource, Snapshot } from './types.js';
 import { obj, specOf, str, stringMap, strings } from './util.js';
 
@@ -31,6 +32,7 @@ export class AnalysisContext {
   readonly origin: Snapshot['origin'];
   readonly defaultNamespace: string;
   readonly controlPlaneVersion: string | undefined;
+  readonly redefined: readonly Redefinition[];
   readonly #byKind = new Map<string, InputResource[]>();
   readonly #kindNamespaces = new Map<string, Set<string>>();
   readonly #services = new Map<string, InputResource>();
@@ -45,6 +47,7 @@ export class AnalysisContext {
     this.origin = snapshot.origin;
     this.defaultNamespace = snapshot.defaultNamespace;
     this.controlPlaneVersion = snapshot.controlPlaneVersion;
+    this.redefined = snapshot.redefined ?? [];
     this.#unlisted = new Set(snapshot.unlistedKinds ?? []);
     for (const input of snapshot.resources) {
       const r = input.resource;

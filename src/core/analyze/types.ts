@@ -1,5 +1,6 @@
 import type { Resource, ResourceRef } from '../../api/resource.js';
 import type { AnalysisContext } from './context.js';
+import type { Redefinition } from './overlay.js';
 
 /** Message levels, as istioctl names them; order matters for thresholds (see levelRank). */
 export type Level = 'Error' | 'Warning' | 'Info';
@@ -44,6 +45,8 @@ export interface Snapshot {
   domain?: string;
   /** Kinds the cluster could not be asked for (no CRD, no API): a cluster snapshot does not know them. */
   unlistedKinds?: readonly string[] | undefined;
+  /** Objects the input files define more than once, differently (see overlay.ts). */
+  redefined?: readonly Redefinition[] | undefined;
   /** Control plane version (cluster mode), for the sidecar version check. */
   controlPlaneVersion?: string | undefined;
 }

@@ -11,8 +11,12 @@ import { meshctl } from '../../helpers/run-meshctl.js';
  */
 const NET = 'samples/bookinfo/networking';
 const expected: Record<string, string[]> = {
-  // A 100% abort on a rule without match, and the rule after it can never be reached.
-  'fault-injection-details-v1.yaml': ['IST0130 VirtualService details', 'MSH0206 VirtualService details'],
+  // A 100% abort on a rule without match, and the rule after it can never be reached; its
+  // DestinationRule details (v1 only) replaces destination-rule-all.yaml's.
+  'fault-injection-details-v1.yaml': ['IST0130 VirtualService details', 'MSH0206 VirtualService details', 'MSH0001 DestinationRule details'],
+  // Alternatives to destination-rule-all.yaml: given together, the later file's definitions win (a Warning says so).
+  'destination-rule-all-mtls.yaml': ['MSH0001 DestinationRule details', 'MSH0001 DestinationRule productpage', 'MSH0001 DestinationRule ratings', 'MSH0001 DestinationRule reviews'],
+  'destination-rule-reviews.yaml': ['MSH0001 DestinationRule reviews'],
   // These route to ratings v2 / details v2 / mysql variants, deployed by other Bookinfo manifests.
   'virtual-service-details-v2.yaml': ['MSH0101 DestinationRule details'],
   'virtual-service-ratings-db.yaml': ['MSH0101 DestinationRule ratings'],

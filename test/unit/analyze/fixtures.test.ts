@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { ALL_ANALYZERS } from '../../../src/core/analyze/all.js';
 import { analyze } from '../../../src/core/analyze/engine.js';
 import { loadSources } from '../../../src/core/analyze/load.js';
+import { overlay } from '../../../src/core/analyze/overlay.js';
 
 /**
  * The fixture corpus: each test/fixtures/analyze/*.yaml states what every analyzer together must
@@ -24,8 +25,9 @@ describe('analyzer fixtures', () => {
   for (const f of files) {
     test(f, async () => {
       const text = readFileSync(join(dir, f), 'utf8');
-      const resources = loadSources([base, { file: f, text }]);
-      const { messages } = await analyze({ resources, origin: 'files', defaultNamespace: 'default' }, ALL_ANALYZERS);
+      // As the command reads files: a later definition of the same object replaces an earlier one.
+      const { resources, redefined } = overlay([], loadSources([base, { file: f, text }]), 'default');
+      const { messages } = await analyze({ resources, redefined, origin: 'files', defaultNamespace: 'default' }, ALL_ANALYZERS);
       const got = messages.map((m) => `${m.code} ${m.resource.kind}/${m.resource.name}${m.field ? ' ' + m.field : ''}`).sort();
       expect(got).toEqual(expectations(text).sort());
       for (const m of messages) expect(m.origin?.line, `${m.code} has a source line`).toBeGreaterThan(0);
