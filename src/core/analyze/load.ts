@@ -113,7 +113,9 @@ function loadOne(src: SourceText, out: InputResource[], ignoreUnknown: boolean):
     const err = doc.errors[0];
     if (err) {
       const at = pos(err.pos[0]);
-      throw new InputError(`${src.file}:${at.line}:${at.column}: invalid YAML: ${err.message.split('\n')[0] ?? err.code}`, 'fix the YAML syntax');
+      // prettyErrors ends the first line with "at line L, column C:", which file:line:col already says.
+      const text = (err.message.split('\n')[0] ?? err.code).replace(/ at line \d+, column \d+:?$/, '');
+      throw new InputError(`${src.file}:${at.line}:${at.column}: invalid YAML: ${text}`, 'fix the YAML syntax');
     }
     let value: unknown;
     try {
