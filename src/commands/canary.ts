@@ -11,15 +11,21 @@ const common = [
 
 async function run(ctx: Context, plan: CanaryPlan, dryRun: boolean): Promise<CommandOutput> {
   const { applyPlan, describe } = await import('./route-apply.js');
+  const { currentWeights, formatWeights } = await import('../core/traffic/canary.js');
   const applied = await applyPlan(ctx, plan, dryRun);
-  return describe(ctx, plan.summary, applied, {
+  // "was" is what the write actually replaced: after a lost race that is the other writer's
+  // result, not what the first read saw.
+  const replaced = applied.changes.find((c) => c.ref.kind === 'VirtualService')?.before;
+  const before = replaced ? currentWeights(replaced, plan.target, plan.target.namespace) : plan.before;
+  const summary = plan.summary.replace(/\(was [^)]*\)$/, `(was ${formatWeights(before)})`);
+  return describe(ctx, summary, applied, {
     service: plan.target.name,
     namespace: plan.target.namespace,
     host: plan.target.host,
     stable: plan.stable,
     canary: plan.canary,
     virtualService: plan.virtualService.name,
-    before: plan.before,
+    before,
     after: plan.after,
     readiness: plan.readiness ?? null,
   });

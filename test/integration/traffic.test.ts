@@ -249,7 +249,7 @@ describe('traffic commands on a real API server', () => {
     const weights = [10, 20, 30, 40];
     const results = await Promise.all(weights.map((w) => proc(['canary', 'shift', 'reviews', String(w), '--to', 'v2', '--from', 'v1'])));
     for (const r of results) expect(r.code, r.stderr).toBe(0);
-    type Out = { written: string[]; changes: { before: Resource; after: Resource }[] };
+    type Out = { written: string[]; before: { subset?: string; weight: number }[]; changes: { before: Resource; after: Resource }[] };
     const outs = results.map((r) => JSON.parse(r.stdout) as Out);
     for (const o of outs) expect(o.written).toEqual(['VirtualService reviews.' + ns]);
     // The canary share in the object each process actually modified (the store's fresh read, not
@@ -262,6 +262,8 @@ describe('traffic commands on a real API server', () => {
     };
     const befores = outs.map((o) => canaryShare(o.changes[0]?.before));
     const afters = outs.map((o) => canaryShare(o.changes[0]?.after));
+    // What each reports as "was" is what its write replaced.
+    expect(outs.map((o) => o.before.find((w) => w.subset === 'v2')?.weight ?? 0)).toEqual(befores);
     expect(new Set(befores).size).toBe(weights.length);
     expect(befores.filter((b) => b === 0)).toHaveLength(1);
     for (const b of befores) if (b !== 0) expect(afters).toContain(b);
