@@ -26,7 +26,8 @@ export function re2Problem(pattern: string): string | undefined {
   if (/\(\?<?[=!]/.test(pattern)) return 'look-around is not supported by RE2';
   if (/\\[1-9]/.test(pattern)) return 'back-references are not supported by RE2';
   // RE2 allows leading inline flags such as (?i); JavaScript does not, so compile without them.
-  const body = pattern.replace(/^\(\?[imsU]+\)/, '');
+  // RE2 also names groups Python's way, (?P<name>...), which JavaScript spells (?<name>...).
+  const body = pattern.replace(/^\(\?[imsU]+\)/, '').replace(/\(\?P</g, '(?<');
   try {
     new RegExp(body, 'u');
     return undefined;
