@@ -50,9 +50,24 @@ export const explainCommand = defineCommand({
       port,
     };
     const snapshotOf = (resources: InputResource[], origin: 'files' | 'cluster') => new AnalysisContext({ resources, origin, defaultNamespace: namespace });
-    const after = explain(snapshotOf(await readConfig(ctx, files, recursive), files.length ? 'files' : 'cluster'), req);
+    const afterInput = await readConfig(ctx, files, recursive);
+    const after = explain(snapshotOf(afterInput, files.length ? 'files' : 'cluster'), req);
+    // Nothing defines or routes the host: a typo, most likely. Walking a made-up request through
+    // nothing would print a confident but meaningless answer.
+    const unknown = (e: typeof after) => !e.service && !e.virtualService && e.notes.some((n) => n.startsWith('no Service or ServiceEntry'));
+    if (unknown(after) && typeof opts.base !== 'string') {
+      const { NotFoundError, closest } = await import('../core/errors.js');
+      const names = afterInput.filter((i) => i.resource.kind === 'Service').map((i) => i.resource.metadata.name);
+      const guess = closest(service.split('.')[0] ?? service, names);
+      const where = files.length ? files.join(', ') : (await ctx.store()).location;
+      throw new NotFoundError(`no Service, ServiceEntry or VirtualService for "${after.request.host}" in ${where}`, guess ? `did you mean "${guess}"?` : 'check the name and -n');
+    }
     if (typeof opts.base === 'string') {
       const before = explain(snapshotOf(await readConfig(ctx, [opts.base], true), 'files'), req);
+      if (unknown(before) && unknown(after)) {
+        const { NotFoundError } = await import('../core/errors.js');
+        throw new NotFoundError(`no Service, ServiceEntry or VirtualService for "${after.request.host}" in ${files.join(', ') || 'the cluster'} or ${opts.base}`, 'check the name and -n');
+      }
       const diff = ui.formatExplanationDiff(before, after);
       return { data: { before, after, changed: diff.changed }, text: diff.text };
     }

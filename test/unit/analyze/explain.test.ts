@@ -109,6 +109,17 @@ describe('meshctl explain', () => {
     expect(d.destinations).toMatchObject([{ host: 'reviews.default.svc.cluster.local', subset: 'v2' }]);
   });
 
+  test('a service nothing defines or routes is an error with a guess, not a made-up answer', async () => {
+    const r = await meshctl(['explain', 'reviwes', '-f', jason]);
+    expect(r.exitCode).toBe(65);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^Error: no Service, ServiceEntry or VirtualService for "reviwes\.default\.svc\.cluster\.local" in .* \(did you mean "reviews"\?\)\n$/);
+    // Added by the change: new against --base is fine.
+    const added = await meshctl(['explain', 'productpage', '-f', jason, '--base', mkdtempSync(join(tmpdir(), 'meshctl-explain-empty-'))]);
+    expect(added.exitCode).toBe(0);
+    expect(added.stdout).toMatch(/^\+ Service: +Service productpage\.default$/m);
+  });
+
   test('bad flags are usage errors', async () => {
     expect((await meshctl(['explain', 'reviews', '-f', jason, '--header', 'nope'])).exitCode).toBe(64);
     expect((await meshctl(['explain', 'reviews', '-f', jason, '--port', '99999'])).exitCode).toBe(64);
