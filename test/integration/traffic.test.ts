@@ -102,6 +102,17 @@ describe('traffic commands on a real API server', () => {
     expect((await run(['canary', 'promote', 'reviews'], ns)).exitCode).toBe(0);
     const promoted = await http(ns, 'reviews');
     expect(promoted[promoted.length - 1]?.route.map((d) => d.destination.subset)).toEqual(['v2']);
+    const v2 = await versions(ns);
+    expect(changed(v1, v2)).toEqual(['VirtualService/reviews']);
+
+    // v2 is stable now; a new canary of v3, rolled back.
+    expect((await run(['canary', 'shift', 'reviews', '30', '--to', 'v3'], ns)).exitCode).toBe(0);
+    const v3 = await versions(ns);
+    expect(changed(v2, v3)).toEqual(['VirtualService/reviews']);
+    const rb = await run(['canary', 'rollback', 'reviews'], ns);
+    expect(rb.exitCode, rb.stderr).toBe(0);
+    expect(rb.stdout).toContain('reviews: rolled back to v2 100% (was v2 70% / v3 30%)');
+    expect(changed(v3, await versions(ns))).toEqual(['VirtualService/reviews']);
   });
 
   it('canary shift creates the VirtualService and DestinationRule when none exist', async () => {
