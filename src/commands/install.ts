@@ -157,8 +157,10 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
   const { installKindInfo, crdEstablished, deploymentReady } = await import('../store/kube-apply.js');
 
   // 1. Pre-checks: nothing is written until all of them pass.
+  progress.doing(`connecting to the API server ${kube.server} (context "${kube.context}")`);
   const version = await checkServerVersion(kube);
   progress.done(`API server ${kube.server} (context "${kube.context}") is Kubernetes ${version}`);
+  progress.doing('checking your permissions for every object (SelfSubjectAccessReview)');
   await checkAccess(kube, accessChecksFor(rendered.resources, installKindInfo), 'install');
   // The roles meshctl creates may only grant what the installing user holds (or may escalate).
   await checkAccess(kube, await rbacGrantChecks(kube, rendered.resources, installKindInfo), 'install');
@@ -190,6 +192,7 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
     return { action: 'update', ref, desired, ...(adopts ? { adopts: true } : {}), diff: dry ? lineDiff(await toYaml(plan.normalize(current)), await toYaml(plan.normalize(dry))) : '' };
   };
   // Dry runs change nothing, so they may run side by side; a few at a time keeps the API server calm.
+  progress.doing(`comparing ${rendered.resources.length} objects with the cluster (server-side dry run)`);
   const entries: PlanEntry[] = await mapLimit(rendered.resources, 8, planOne);
   const installed = await listInstalled(kube, KIND_ORDER, NAMESPACE, INSTALL_SELECTOR, installKindInfo);
   for (const r of plan.pruneCandidates(installed, rendered.resources)) {
@@ -245,8 +248,10 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
   }
   if (opts.wait) await waitDeployment(kube, NAMESPACE, CONTROLLER, opts.timeoutMs, deploymentReady, progress);
   const verb = existing.previous === rendered.version ? `updated ${what}` : existing.previous ? `upgraded meshctl ${existing.previous} to ${rendered.version} (profile ${rendered.profile})` : `installed ${what}`;
-  // Once shown for the question, the plan is not printed a second time.
-  return { data, text: `${ask ? '' : `${planText}\n`}${verb} in context "${kube.context}": ${countLine(counts)}` };
+  // Each created object was already reported as it was applied: what is left to show is the diff
+  // of updates and what was pruned, and not even that when it was shown for the question.
+  const changedText = ask ? '' : formatPlan(entries.filter((e) => e.action !== 'create'), plan.describeRef);
+  return { data, text: `${changedText ? `${changedText}\n` : ''}${verb} in context "${kube.context}": ${countLine(counts)}` };
 }
 
 async function waitDeployment(kube: KubeApplier, namespace: string, name: string, timeoutMs: number, ready: (r: Resource | undefined) => string | true, progress: Progress): Promise<void> {

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { adminClients, freshNamespace, kubeEnv, limitedKubeconfig } from '../helpers/cluster.js';
 import { meshctl } from '../helpers/run-meshctl.js';
@@ -44,6 +46,44 @@ async function crdLabels(name: string): Promise<Record<string, string>> {
   const { objects } = await adminClients();
   const crd = await objects.read({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name } });
   return { ...(crd.metadata?.labels ?? {}), ...(crd.metadata?.annotations ?? {}) };
+}
+
+/**
+ * No namespace controller runs in the test cluster: a deleted namespace stays Terminating. Empties
+ * its finalizers (what the namespace controller does once the namespace is empty) so it goes.
+ */
+async function finalizeNamespace(name: string): Promise<void> {
+  const { core } = await adminClients();
+  for (let i = 0; i < 100; i++) {
+    let ns;
+    try {
+      ns = await core.readNamespace({ name });
+    } catch {
+      return; // gone
+    }
+    if (ns.metadata?.deletionTimestamp && (ns.spec?.finalizers?.length ?? 0) > 0) {
+      await core.replaceNamespaceFinalize({ name, body: { ...ns, spec: { finalizers: [] } } });
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`namespace ${name} is still there`);
+}
+
+/** The built binary (bin/meshctl -> dist/) in a pseudo-terminal, as a person runs it: script(1) gives it a tty. */
+async function inTerminal(args: string): Promise<{ code: number | null; out: string }> {
+  // A rebuild running beside the tests empties dist/ for a few seconds: wait for it, boundedly.
+  for (let i = 0; i < 300 && !existsSync(`${repo}dist/meshctl.js`); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!existsSync(`${repo}dist/meshctl.js`)) throw new Error('dist/meshctl.js is missing: run "node scripts/build.mjs" first (npm test does)');
+  const env: Record<string, string | undefined> = { ...process.env, ...kubeEnv(), TERM: 'xterm-256color', COLUMNS: '120', LINES: '40' };
+  delete env.CI; // the live view is for people: CI turns it off
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qefc', `${process.execPath} ${repo}bin/meshctl ${args}`, '/dev/null'], { env, cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out }));
+  });
 }
 
 describe('meshctl install on a real API server', () => {
@@ -246,5 +286,44 @@ describe('meshctl install on a real API server', () => {
     expect(labels['app.kubernetes.io/managed-by']).toBeUndefined();
     expect(labels['meshctl.dev/adopted']).toBeUndefined();
     expect((await run('uninstall')).stdout).toContain('meshctl is not installed');
+  });
+
+  it('in a terminal the built binary draws the live view (✔ steps) and the result', async () => {
+    await finalizeNamespace('meshctl-system'); // the previous test's uninstall left it Terminating
+    const r = await inTerminal('install --profile minimal --dry-run');
+    // eslint-disable-next-line no-control-regex -- strip ANSI escapes to read what the terminal shows
+    const text = r.out.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, '');
+    expect(text).not.toContain('internal error');
+    expect(r.code, text).toBe(0);
+    expect(text).toMatch(/✔ API server \S+ \(context "[^"]+"\) is Kubernetes/);
+    expect(text).toMatch(/dry run: \d+ created, \d+ updated, 0 pruned, 0 unchanged; nothing was changed/);
+  });
+
+  it('a meshctl-system namespace made before install is adopted; uninstall leaves it and what is in it', async () => {
+    const { core } = await adminClients();
+    await core.createNamespace({ body: { metadata: { name: 'meshctl-system', labels: { team: 'platform' } } } });
+    await core.createNamespacedConfigMap({ namespace: 'meshctl-system', body: { metadata: { name: 'team-config' }, data: { a: 'b' } } });
+
+    const dry = await run('install --profile minimal --dry-run');
+    expect(dry.stdout).toContain('~ update Namespace meshctl-system (it existed before meshctl: adopted, and left in place by uninstall)');
+    const r = await run('install --profile minimal');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect((await core.readNamespace({ name: 'meshctl-system' })).metadata?.annotations?.['meshctl.dev/adopted']).toBe('true');
+    // Re-running keeps the mark: the namespace is still not meshctl's.
+    expect((await run('install --profile minimal')).stdout).toMatch(/nothing to change/);
+
+    const u = await run('uninstall');
+    expect(u.exitCode, u.stderr).toBe(0);
+    expect(u.stdout).toContain('left Namespace meshctl-system: it existed before meshctl installed');
+    const ns = await core.readNamespace({ name: 'meshctl-system' });
+    expect(ns.metadata?.deletionTimestamp).toBeUndefined();
+    expect(ns.metadata?.labels).toEqual({ team: 'platform', 'kubernetes.io/metadata.name': 'meshctl-system' });
+    expect(ns.metadata?.annotations?.['meshctl.dev/adopted']).toBeUndefined();
+    expect((await core.readNamespacedConfigMap({ namespace: 'meshctl-system', name: 'team-config' })).data).toEqual({ a: 'b' });
+    // Nothing of meshctl's is left, not even its labels on the CRDs it adopted again.
+    expect(await labelled()).toEqual([]);
+    await core.deleteNamespacedConfigMap({ namespace: 'meshctl-system', name: 'team-config' });
+    await core.deleteNamespace({ name: 'meshctl-system' });
+    await finalizeNamespace('meshctl-system');
   });
 });
