@@ -117,4 +117,14 @@ describe('meshctl analyze against a real API server', () => {
     expect(offline.exitCode).toBe(79);
     expect((await meshctl(['analyze', '--snapshot', file, '-n', `${ns}-missing`], { env: { KUBECONFIG: join(dir, 'none') } })).exitCode).toBe(65);
   });
+
+  it('explain walks a request through the live config', async () => {
+    const r = await meshctl(['explain', 'reviews', '-n', ns, '-o', 'json'], { env: kubeEnv() });
+    expect(r.stderr).toBe('');
+    const d = JSON.parse(r.stdout) as { virtualService: { name: string; namespace: string }; rule: string; destinations: { host: string; subset?: string }[] };
+    expect(d.virtualService).toEqual({ kind: 'VirtualService', name: 'reviews', namespace: ns });
+    expect(d.rule).toBe('http[0]');
+    expect(d.destinations).toMatchObject([{ host: `reviews.${ns}.svc.cluster.local`, subset: 'v3' }]);
+    expect((await meshctl(['explain', 'reviwes', '-n', ns], { env: kubeEnv() })).exitCode).toBe(65);
+  });
 });
