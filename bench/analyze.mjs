@@ -57,7 +57,7 @@ spec:
 }
 
 async function child(bundle, n) {
-  const { loadSources, analyze, ALL_ANALYZERS } = await import(pathToFileURL(bundle).href);
+  const { loadSources, analyze, ALL_ANALYZERS, overlay } = await import(pathToFileURL(bundle).href);
   const text = generate(n);
   // Warm up the JIT and the lazily compiled schema validators on a small input, as a CI run that
   // analyzes a real repository would have after its first few files.
@@ -67,9 +67,10 @@ async function child(bundle, n) {
   let peak = rss0;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
   const t0 = performance.now();
-  const resources = loadSources([{ file: 'gen.yaml', text }]);
+  // As the command does: merge the files (later definitions replace earlier ones), then analyze.
+  const { resources, redefined } = overlay([], loadSources([{ file: 'gen.yaml', text }]), 'default');
   const t1 = performance.now();
-  const result = await analyze({ resources, origin: 'files', defaultNamespace: 'default' }, ALL_ANALYZERS);
+  const result = await analyze({ resources, redefined, origin: 'files', defaultNamespace: 'default' }, ALL_ANALYZERS);
   const t2 = performance.now();
   clearInterval(timer);
   peak = Math.max(peak, process.memoryUsage().rss);
@@ -91,7 +92,7 @@ if (process.argv[2] === '--child') {
   await build({
     absWorkingDir: root,
     stdin: {
-      contents: "export { loadSources } from './src/core/analyze/load.ts'; export { analyze } from './src/core/analyze/engine.ts'; export { ALL_ANALYZERS } from './src/core/analyze/all.ts';",
+      contents: "export { loadSources } from './src/core/analyze/load.ts'; export { analyze } from './src/core/analyze/engine.ts'; export { ALL_ANALYZERS } from './src/core/analyze/all.ts'; export { overlay } from './src/core/analyze/overlay.ts';",
       resolveDir: root,
       loader: 'ts',
     },
