@@ -2,8 +2,10 @@ import { defineCommand } from './spec.js';
 import { metricsOptions } from './canary-status.js';
 import { ClusterError, ExitCode, UsageError } from '../core/errors.js';
 import type { Verdict } from '../core/traffic/metrics.js';
+import type { RolloutSettings } from '../core/traffic/rollout.js';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const DEFAULTS = { steps: '5,10,25,50,100', interval: '1m', minRequests: '50', maxInconclusive: '3' } as const;
 
 export const canaryRolloutCommand = defineCommand({
   path: 'canary rollout',
@@ -20,35 +22,36 @@ export const canaryRolloutCommand = defineCommand({
   options: [
     { flags: '--to <subset>', description: 'the canary subset (default: inferred when unambiguous)' },
     { flags: '--from <subset>', description: 'the stable subset (default: inferred when unambiguous)' },
-    { flags: '--steps <list>', description: 'canary weights, increasing', default: '5,10,25,50,100' },
-    { flags: '--interval <duration>', description: 'how long each step is watched', default: '1m' },
+    // No commander defaults below: with --resume, a flag not given means "as the rollout was started".
+    { flags: '--steps <list>', description: `canary weights, increasing (default: "${DEFAULTS.steps}")` },
+    { flags: '--interval <duration>', description: `how long each step is watched (default: "${DEFAULTS.interval}")` },
     { flags: '--max-error-rate <percent>', description: 'highest canary 5xx share that passes, e.g. 1%' },
     { flags: '--max-p99 <duration>', description: 'highest canary p99 latency that passes, e.g. 500ms' },
-    { flags: '--min-requests <n>', description: 'fewer canary requests in a window is inconclusive', default: '50' },
-    { flags: '--max-inconclusive <n>', description: 'inconclusive windows in a row before failing', default: '3' },
+    { flags: '--min-requests <n>', description: `fewer canary requests in a window is inconclusive (default: "${DEFAULTS.minRequests}")` },
+    { flags: '--max-inconclusive <n>', description: `inconclusive windows in a row before failing (default: "${DEFAULTS.maxInconclusive}")` },
     ...metricsOptions,
-    { flags: '--resume', description: 'continue the interrupted rollout of this service' },
+    { flags: '--resume', description: 'continue the interrupted rollout of this service, with its steps and gates' },
     { flags: '--force', description: 'go ahead even when the canary subset selects no ready workloads' },
   ],
   examples: [
     'meshctl canary rollout reviews --to v2 --steps 5,10,25,50,100 --interval 1m --max-error-rate 1% --max-p99 500ms --min-requests 50 --prometheus http://prometheus:9090',
     'meshctl canary rollout reviews --to v2 --metrics http://10.0.0.7:15090 --interval 30s --max-error-rate 0.5%',
-    'meshctl canary rollout reviews --resume --metrics http://10.0.0.7:15090',
+    'meshctl canary rollout reviews --resume --metrics http://10.0.0.7:15090   # steps and gates as started',
   ],
   async run(ctx, args, opts) {
     const p = await import('../core/traffic/parse.js');
     const r = await import('../core/traffic/rollout.js');
-    const steps = r.parseSteps(str(opts.steps) ?? '5,10,25,50,100');
-    const intervalMs = p.parseDurationMs(str(opts.interval) ?? '1m', '--interval');
-    const maxErr = str(opts.maxErrorRate);
-    const maxP99 = str(opts.maxP99);
-    const gates = {
-      maxErrorRate: maxErr === undefined ? undefined : p.parsePercent(maxErr, '--max-error-rate') / 100,
-      maxP99Ms: maxP99 === undefined ? undefined : p.parseDurationMs(maxP99, '--max-p99'),
-      minRequests: p.parseCount(str(opts.minRequests) ?? '50', '--min-requests', 1),
+    // Every flag is checked before anything is read or written.
+    const given = {
+      steps: str(opts.steps) === undefined ? undefined : r.parseSteps(str(opts.steps) ?? ''),
+      intervalMs: str(opts.interval) === undefined ? undefined : p.parseDurationMs(str(opts.interval) ?? '', '--interval'),
+      maxErrorRate: str(opts.maxErrorRate) === undefined ? undefined : p.parsePercent(str(opts.maxErrorRate) ?? '', '--max-error-rate') / 100,
+      maxP99Ms: str(opts.maxP99) === undefined ? undefined : p.parseDurationMs(str(opts.maxP99) ?? '', '--max-p99'),
+      minRequests: str(opts.minRequests) === undefined ? undefined : p.parseCount(str(opts.minRequests) ?? '', '--min-requests', 1),
+      maxInconclusive: str(opts.maxInconclusive) === undefined ? undefined : p.parseCount(str(opts.maxInconclusive) ?? '', '--max-inconclusive'),
     };
-    const maxInconclusive = p.parseCount(str(opts.maxInconclusive) ?? '3', '--max-inconclusive');
-    if (gates.maxErrorRate === undefined && gates.maxP99Ms === undefined) {
+    const resume = Boolean(opts.resume);
+    if (!resume && given.maxErrorRate === undefined && given.maxP99Ms === undefined) {
       throw new UsageError('canary rollout needs a gate: --max-error-rate and/or --max-p99', 'e.g. --max-error-rate 1% --max-p99 500ms');
     }
     const service = args[0] ?? '';
@@ -57,10 +60,27 @@ export const canaryRolloutCommand = defineCommand({
     const { metricsSource } = await import('./canary-metrics.js');
     const snapshot = await loadSnapshot(ctx);
     const target = model.resolveTarget(snapshot, service);
+    // A resumed rollout keeps the settings it was started with; flags given now override them.
+    const saved = resume ? r.readRollout(model.findVirtualService(snapshot, target, []), target.host)?.settings : undefined;
+    if (resume && given.steps) ctx.info('Warning: --steps is ignored with --resume: the rollout keeps the steps it was started with');
+    const settings: RolloutSettings = {
+      intervalMs: given.intervalMs ?? saved?.intervalMs ?? p.parseDurationMs(DEFAULTS.interval, '--interval'),
+      minRequests: given.minRequests ?? saved?.minRequests ?? Number(DEFAULTS.minRequests),
+      maxInconclusive: given.maxInconclusive ?? saved?.maxInconclusive ?? Number(DEFAULTS.maxInconclusive),
+      maxErrorRate: given.maxErrorRate ?? saved?.maxErrorRate,
+      maxP99Ms: given.maxP99Ms ?? saved?.maxP99Ms,
+    };
+    if (settings.maxErrorRate === undefined && settings.maxP99Ms === undefined) {
+      throw new UsageError('canary rollout needs a gate: --max-error-rate and/or --max-p99 (the rollout to resume has none saved)', 'e.g. --max-error-rate 1% --max-p99 500ms');
+    }
+    const steps = given.steps ?? r.parseSteps(DEFAULTS.steps);
+    const intervalMs = settings.intervalMs;
+    const maxInconclusive = settings.maxInconclusive;
+    const gates = { maxErrorRate: settings.maxErrorRate, maxP99Ms: settings.maxP99Ms, minRequests: settings.minRequests };
     const source = metricsSource(opts, target.host);
     if (!source) throw new UsageError('canary rollout needs metrics to judge the canary', 'pass --metrics URL (proxies) or --prometheus URL');
 
-    const start = r.planRolloutStart({ snapshot, service, to: str(opts.to), from: str(opts.from), steps, resume: Boolean(opts.resume), force: Boolean(opts.force), now: ctx.now() });
+    const start = r.planRolloutStart({ snapshot, service, to: str(opts.to), from: str(opts.from), steps, settings, resume, force: Boolean(opts.force), now: ctx.now() });
     const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
     // Read the metrics once before the first write: an endpoint that cannot be read is exit 69 with
     // nothing changed, not a canary left at its first step by a rollout that could never judge it.
@@ -77,7 +97,7 @@ export const canaryRolloutCommand = defineCommand({
       view.update({ service: target.name, stable: state.stable, canary: state.canary, steps: state.steps, step: state.step, phase: state.phase, activity, log }, line);
     };
     const label = (): string => `step ${state.step + 1}/${state.steps.length} (${state.canary} ${state.steps[state.step]}%)`;
-    show(`watching for ${str(opts.interval) ?? '1m'}`, `${start.plan.summary}`);
+    show(`watching for ${p.durationString(intervalMs)}`, `${start.plan.summary}`);
     let outcome: 'succeeded' | 'failed' = 'failed';
     let reason = 'stopped after the most windows the steps allow';
     try {
@@ -110,7 +130,7 @@ export const canaryRolloutCommand = defineCommand({
           show('done', `${line} -> ${state.steps[state.step] === 100 ? `promoted ${state.canary} to 100%` : 'last step reached'}`);
           break;
         }
-        show(`watching for ${str(opts.interval) ?? '1m'}`, decision.action === 'wait' ? `${line} -> looking again (${state.inconclusive}/${maxInconclusive})` : `${line} -> ${label()}`);
+        show(`watching for ${p.durationString(intervalMs)}`, decision.action === 'wait' ? `${line} -> looking again (${state.inconclusive}/${maxInconclusive})` : `${line} -> ${label()}`);
       }
     } finally {
       await view.close();

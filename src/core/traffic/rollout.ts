@@ -29,6 +29,17 @@ export interface RolloutState {
   inconclusive: number;
   /** The last verdict, for `canary status`. */
   last?: string;
+  /** Interval and gates it was started with, so `--resume` judges the same way. */
+  settings?: RolloutSettings;
+}
+
+export interface RolloutSettings {
+  intervalMs: number;
+  /** 0-1 */
+  maxErrorRate?: number | undefined;
+  maxP99Ms?: number | undefined;
+  minRequests: number;
+  maxInconclusive: number;
 }
 
 export function parseSteps(value: string): number[] {
@@ -75,6 +86,7 @@ export interface StartInput {
   to?: string | undefined;
   from?: string | undefined;
   steps: number[];
+  settings?: RolloutSettings | undefined;
   resume: boolean;
   force?: boolean | undefined;
   now: Date;
@@ -102,11 +114,11 @@ export function planRolloutStart(input: StartInput): RolloutStart {
     if (!existing || existing.phase !== 'progressing') {
       throw new InputError(`no interrupted rollout of ${probe.target.name} to resume${existing ? ` (the last one ${existing.phase})` : ''}`, 'start one without --resume');
     }
-    state = { ...existing, updatedAt: input.now.toISOString(), inconclusive: 0 };
+    state = { ...existing, updatedAt: input.now.toISOString(), inconclusive: 0, ...(input.settings ? { settings: input.settings } : {}) };
   } else {
     if (existing?.phase === 'progressing') throw refused(probe.target, existing);
     const now = input.now.toISOString();
-    state = { stable: probe.stable, canary: probe.canary, steps: input.steps, step: 0, phase: 'progressing', startedAt: now, updatedAt: now, inconclusive: 0 };
+    state = { stable: probe.stable, canary: probe.canary, steps: input.steps, step: 0, phase: 'progressing', startedAt: now, updatedAt: now, inconclusive: 0, ...(input.settings ? { settings: input.settings } : {}) };
   }
   const weight = state.steps[state.step] ?? 0;
   const plan = input.resume

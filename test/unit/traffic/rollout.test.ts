@@ -154,6 +154,47 @@ describe('canary rollout', () => {
     expect(rolloutState(await reviews(dir))).toMatchObject({ phase: 'succeeded', startedAt: '2026-01-01T00:00:00.000Z' });
   });
 
+  test('--resume judges with the interval and gates the rollout was started with', async () => {
+    const dir = mesh();
+    // 3% errors: fails the saved 1% gate (a default gate would not exist: the command would refuse).
+    const proxy = await fakeProxy({ perScrape: { v2: { requests: 100, errorShare: 0.03, latencyMs: 10 } } });
+    const store = await FileStore.open(dir);
+    await store.modify({ kind: 'VirtualService', namespace: 'default', name: 'reviews' }, (vs) => {
+      const out = structuredClone(vs) as Resource;
+      const settings = { intervalMs: 30, maxErrorRate: 0.01, minRequests: 10, maxInconclusive: 3 };
+      const state = { stable: 'v1', canary: 'v2', steps: [10, 50, 100], step: 1, phase: 'progressing', startedAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:01:00.000Z', inconclusive: 0, settings };
+      out.metadata.annotations = { 'meshctl.io/rollout': JSON.stringify({ [HOST]: state }) };
+      return out;
+    });
+    await store.close();
+    const started = Date.now();
+    const r = await meshctl(['canary', 'rollout', 'reviews', '--resume', '--metrics', proxy.url, '--local', dir]);
+    expect(Date.now() - started).toBeLessThan(20_000); // the saved 30ms interval, not the 1m default
+    expect(r.exitCode, r.stderr).toBe(80);
+    expect(r.stdout).toContain('rollout failed at step 2/3 (v2 50%): 100 requests, 3.00% errors, p99 25ms: error rate above 1.00%');
+    expect(rolloutState(await reviews(dir))).toMatchObject({ phase: 'failed', settings: { intervalMs: 30, maxErrorRate: 0.01 } });
+  });
+
+  test('a new rollout saves its settings; --resume of a rollout saved without gates needs them again', async () => {
+    const dir = mesh();
+    const proxy = await fakeProxy({ perScrape: { v2: { requests: 20, errorShare: 0, latencyMs: 10 } } });
+    const ok = await meshctl(['canary', 'rollout', 'reviews', '--to', 'v2', '--steps', '100', ...GATES, '--metrics', proxy.url, '--local', dir]);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(rolloutState(await reviews(dir))).toMatchObject({ settings: { intervalMs: 30, maxErrorRate: 0.01, maxP99Ms: 500, minRequests: 10, maxInconclusive: 3 } });
+
+    const store = await FileStore.open(dir);
+    await store.modify({ kind: 'VirtualService', namespace: 'default', name: 'reviews' }, (vs) => {
+      const out = structuredClone(vs) as Resource;
+      const state = { stable: 'v2', canary: 'v3', steps: [10, 100], step: 0, phase: 'progressing', startedAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', inconclusive: 0 };
+      out.metadata.annotations = { 'meshctl.io/rollout': JSON.stringify({ [HOST]: state }) };
+      return out;
+    });
+    await store.close();
+    const r = await meshctl(['canary', 'rollout', 'reviews', '--resume', '--metrics', proxy.url, '--local', dir]);
+    expect(r.exitCode).toBe(64);
+    expect(r.stderr).toContain('canary rollout needs a gate');
+  });
+
   test('canary rollback during a rollout aborts it; the rollout stops instead of overwriting', async () => {
     const dir = mesh();
     const proxy = await fakeProxy({ perScrape: { v2: { requests: 20, errorShare: 0, latencyMs: 10 } } });
