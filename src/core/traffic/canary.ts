@@ -323,12 +323,14 @@ export interface EndInput {
   now?: Date | undefined;
 }
 
-function endRoles(s: Situation, input: EndInput, verb: string): Roles {
+function endRoles(s: Situation, input: EndInput, verb: 'promote' | 'roll back'): Roles {
   const named = s.current.filter((w) => w.subset !== undefined);
-  if (input.to === undefined && !s.meta.canary && named.length < 2) {
+  // The subset that gets all traffic, when named, is enough: --to for promote, --from for rollback.
+  const named100 = verb === 'promote' ? input.to : input.from;
+  if (named100 === undefined && input.to === undefined && !s.meta.canary && named.length < 2) {
     throw new UsageError(
       `no canary in progress for ${s.target.name} (default route: ${formatWeights(s.current)})`,
-      `name the subsets with --to SUBSET [--from SUBSET] to ${verb} anyway`,
+      verb === 'promote' ? 'name the subset to send all traffic to with --to SUBSET to promote anyway' : 'name the subset to send all traffic to with --from SUBSET to roll back anyway',
     );
   }
   return resolveRoles(s, input.to, input.from);

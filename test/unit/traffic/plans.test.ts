@@ -74,6 +74,8 @@ const CASES: Case[] = [
   { name: 'promote-80-20', files: [BOOKINFO, NET('destination-rule-all'), NET('virtual-service-reviews-80-20')], plan: (s) => planCanaryPromote({ snapshot: s, service: 'reviews' }) },
   { name: 'rollback-80-20', files: [BOOKINFO, NET('destination-rule-all'), NET('virtual-service-reviews-80-20')], plan: (s) => planCanaryRollback({ snapshot: s, service: 'reviews' }) },
   { name: 'rollback-error-no-canary', files: [BOOKINFO, NET('destination-rule-all'), NET('virtual-service-all-v1')], plan: (s) => planCanaryRollback({ snapshot: s, service: 'reviews' }) },
+  { name: 'rollback-from-after-promote', files: [BOOKINFO, NET('destination-rule-all'), NET('virtual-service-reviews-v3')], plan: (s) => planCanaryRollback({ snapshot: s, service: 'reviews', from: 'v1' }) },
+  { name: 'promote-error-no-canary', files: [BOOKINFO, NET('destination-rule-all'), NET('virtual-service-reviews-v3')], plan: (s) => planCanaryPromote({ snapshot: s, service: 'reviews' }) },
   // inject fault
   { name: 'fault-abort-no-vs', files: [BOOKINFO, NET('destination-rule-all')], plan: (s) => planInjectFault({ snapshot: s, service: 'ratings', abortStatus: 503, percent: 50, now: NOW }) },
   { name: 'fault-delay-same-match-as-header-route', files: [BOOKINFO, NET('destination-rule-all'), NET('virtual-service-reviews-jason-v2-v3')], plan: (s) => planInjectFault({ snapshot: s, service: 'reviews', delayMs: 5000, percent: 10, header: { name: 'end-user', value: 'jason' }, now: NOW }) },
