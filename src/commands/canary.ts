@@ -46,7 +46,12 @@ export const canaryShiftCommand = defineCommand({
     { name: 'weight', description: 'canary share, a whole number 0-100 (10 or 10%)', required: true },
   ],
   options: common,
-  examples: ['meshctl canary shift reviews 10%', 'meshctl canary shift reviews 50 --to v3 --from v1', 'meshctl canary shift reviews 25% --dry-run'],
+  examples: [
+    'meshctl canary shift reviews 10%            # two versions: stable and canary are inferred',
+    'meshctl canary shift reviews 10% --to v2    # more than two: name the canary',
+    'meshctl canary shift reviews 50 --to v3 --from v1',
+    'meshctl canary shift reviews 25% --dry-run',
+  ],
   async run(ctx, args, opts) {
     const { parseWeight } = await import('../core/traffic/parse.js');
     const weight = parseWeight(args[1] ?? '');
