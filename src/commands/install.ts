@@ -68,6 +68,8 @@ export function parseDuration(text: string): number {
 export interface Progress {
   done(line: string): void;
   doing(line: string): void;
+  /** Like doing, but only on the live view: plain logs get the outcome, not every step toward it. */
+  status(line: string): void;
   /** Gives the terminal back (to ask a question); the next done/doing draws again below it. */
   pause(): Promise<void>;
   close(): Promise<void>;
@@ -75,7 +77,7 @@ export interface Progress {
 
 /** Plain lines on stderr, one per event: for pipes, CI logs and tests. */
 export function plainProgress(ctx: Context): Progress {
-  return { done: (line) => ctx.info(line), doing: (line) => void (line && ctx.info(line)), pause: async () => {}, close: async () => {} };
+  return { done: (line) => ctx.info(line), doing: (line) => void (line && ctx.info(line)), status: () => {}, pause: async () => {}, close: async () => {} };
 }
 
 /**
@@ -127,6 +129,10 @@ export async function installProgress(ctx: Context): Promise<Progress> {
       current = line;
       draw();
     },
+    status(line) {
+      current = line;
+      draw();
+    },
     // ink erases its last frame on every redraw: a question written while it runs would be erased with it.
     pause: stop,
     close: stop,
@@ -157,10 +163,10 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
   const { installKindInfo, crdEstablished, deploymentReady } = await import('../store/kube-apply.js');
 
   // 1. Pre-checks: nothing is written until all of them pass.
-  progress.doing(`connecting to the API server ${kube.server} (context "${kube.context}")`);
+  progress.status(`connecting to the API server ${kube.server} (context "${kube.context}")`);
   const version = await checkServerVersion(kube);
   progress.done(`API server ${kube.server} (context "${kube.context}") is Kubernetes ${version}`);
-  progress.doing('checking your permissions for every object (SelfSubjectAccessReview)');
+  progress.status('checking your permissions for every object (SelfSubjectAccessReview)');
   await checkAccess(kube, accessChecksFor(rendered.resources, installKindInfo), 'install');
   // The roles meshctl creates may only grant what the installing user holds (or may escalate).
   await checkAccess(kube, await rbacGrantChecks(kube, rendered.resources, installKindInfo), 'install');
@@ -192,7 +198,7 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
     return { action: 'update', ref, desired, ...(adopts ? { adopts: true } : {}), diff: dry ? lineDiff(await toYaml(plan.normalize(current)), await toYaml(plan.normalize(dry))) : '' };
   };
   // Dry runs change nothing, so they may run side by side; a few at a time keeps the API server calm.
-  progress.doing(`comparing ${rendered.resources.length} objects with the cluster (server-side dry run)`);
+  progress.status(`comparing ${rendered.resources.length} objects with the cluster (server-side dry run)`);
   const entries: PlanEntry[] = await mapLimit(rendered.resources, 8, planOne);
   const installed = await listInstalled(kube, KIND_ORDER, NAMESPACE, INSTALL_SELECTOR, installKindInfo);
   for (const r of plan.pruneCandidates(installed, rendered.resources)) {

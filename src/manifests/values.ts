@@ -57,7 +57,8 @@ export function profileChain(templates: TemplateSet, name: string): Profile[] {
     if (!p) {
       const names = [...templates.profiles.keys()].sort();
       const near = closest(current, names);
-      throw new InputError(`unknown profile "${current}"`, near ? `did you mean "${near}"? (profiles: ${names.join(', ')})` : `profiles: ${names.join(', ')}`);
+      // One line, one pair of parentheses: `unknown profile "defualt" (did you mean "default"? profiles: ...)`.
+      throw new InputError(`unknown profile "${current}"`, `${near ? `did you mean "${near}"? ` : ''}profiles: ${names.join(', ')}`);
     }
     if (seen.has(current)) throw new InputError(`profile "${name}" inherits itself (through "${current}")`, 'fix "inherits" in templates/profiles');
     seen.add(current);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { adminClients, freshNamespace, kubeEnv, limitedKubeconfig } from '../helpers/cluster.js';
+import { adminClients, adminKubeconfig, freshNamespace, kubeEnv, limitedKubeconfig } from '../helpers/cluster.js';
 import { meshctl } from '../helpers/run-meshctl.js';
 
 /**
@@ -14,32 +14,46 @@ const repo = new URL('../../', import.meta.url).pathname;
 const run = (args: string, env: Record<string, string> = kubeEnv()) => meshctl(args, { env, cwd: repo });
 const SELECTOR = 'app.kubernetes.io/managed-by=meshctl,app.kubernetes.io/part-of=meshctl';
 
-async function labelled(): Promise<string[]> {
+/** apiVersion, kind and namespace of everything an install may create. */
+const KINDS: [string, string, string | undefined][] = [
+  ['v1', 'Namespace', undefined],
+  ['apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined],
+  ['v1', 'ServiceAccount', 'meshctl-system'],
+  ['rbac.authorization.k8s.io/v1', 'ClusterRole', undefined],
+  ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined],
+  ['rbac.authorization.k8s.io/v1', 'Role', 'meshctl-system'],
+  ['rbac.authorization.k8s.io/v1', 'RoleBinding', 'meshctl-system'],
+  ['v1', 'ConfigMap', 'meshctl-system'],
+  ['v1', 'Secret', 'meshctl-system'],
+  ['v1', 'Service', 'meshctl-system'],
+  ['apps/v1', 'Deployment', 'meshctl-system'],
+  ['autoscaling/v2', 'HorizontalPodAutoscaler', 'meshctl-system'],
+  ['policy/v1', 'PodDisruptionBudget', 'meshctl-system'],
+  ['security.istio.io/v1', 'PeerAuthentication', 'meshctl-system'],
+  ['admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration', undefined],
+];
+
+/** `Kind name resourceVersion` of every object carrying meshctl's labels (Terminating ones left out). */
+async function ours(): Promise<string[]> {
   const { objects } = await adminClients();
-  const kinds: [string, string, string | undefined][] = [
-    ['v1', 'Namespace', undefined],
-    ['apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined],
-    ['v1', 'ServiceAccount', 'meshctl-system'],
-    ['rbac.authorization.k8s.io/v1', 'ClusterRole', undefined],
-    ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined],
-    ['rbac.authorization.k8s.io/v1', 'Role', 'meshctl-system'],
-    ['rbac.authorization.k8s.io/v1', 'RoleBinding', 'meshctl-system'],
-    ['v1', 'ConfigMap', 'meshctl-system'],
-    ['v1', 'Secret', 'meshctl-system'],
-    ['v1', 'Service', 'meshctl-system'],
-    ['apps/v1', 'Deployment', 'meshctl-system'],
-    ['autoscaling/v2', 'HorizontalPodAutoscaler', 'meshctl-system'],
-    ['policy/v1', 'PodDisruptionBudget', 'meshctl-system'],
-    ['security.istio.io/v1', 'PeerAuthentication', 'meshctl-system'],
-    ['admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration', undefined],
-  ];
   const out: string[] = [];
-  for (const [apiVersion, kind, ns] of kinds) {
+  for (const [apiVersion, kind, ns] of KINDS) {
     const list = await objects.list(apiVersion, kind, ns, undefined, undefined, undefined, undefined, SELECTOR);
     // No namespace controller runs in the test cluster: a deleted namespace stays Terminating.
-    for (const o of list.items) if (!o.metadata?.deletionTimestamp) out.push(`${kind} ${o.metadata?.name ?? ''}`);
+    for (const o of list.items) if (!o.metadata?.deletionTimestamp) out.push(`${kind} ${o.metadata?.name ?? ''} ${o.metadata?.resourceVersion ?? ''}`);
   }
   return out.sort();
+}
+
+async function labelled(): Promise<string[]> {
+  return (await ours()).map((o) => o.split(' ').slice(0, 2).join(' '));
+}
+
+/** Every object of meshctl's with its resourceVersion, and every namespace: what a write would change. */
+async function snapshot(): Promise<string[]> {
+  const { core } = await adminClients();
+  const namespaces = (await core.listNamespace()).items.map((n) => `namespace ${n.metadata?.name ?? ''} ${n.metadata?.resourceVersion ?? ''}`);
+  return [...(await ours()), ...namespaces].sort();
 }
 
 async function crdLabels(name: string): Promise<Record<string, string>> {
@@ -171,6 +185,40 @@ describe('meshctl install on a real API server', () => {
     const r = await run('install');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/is already installed in context "[^"]+": nothing to change \(\d+ objects unchanged\)/);
+  });
+
+  it('bad input is one line with its exit code, and nothing in the cluster changes', async () => {
+    const { createServer } = await import('node:net');
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    // A port nothing listens on: the kernel picks a free one, which is then closed.
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const dead = `${mkdtempSync(`${tmpdir()}/meshctl-install-`)}/dead.kubeconfig`;
+    writeFileSync(dead, readFileSync(adminKubeconfig(), 'utf8').replace(/server: https:\/\/127\.0\.0\.1:\d+/, `server: https://127.0.0.1:${port}`));
+    const before = await snapshot();
+    const cases: [string, number, RegExp, Record<string, string>?][] = [
+      ['install --profile prod', 65, /^Error: unknown profile "prod" \(profiles: default, demo, minimal\)$/],
+      ['install --profile defualt', 65, /^Error: unknown profile "defualt" \(did you mean "default"\? profiles: default, demo, minimal\)$/],
+      ['install --set a..b=1', 64, /^Error: --set "a\.\.b=1": empty key segment/],
+      ['install --set controller.replicas=abc', 65, /^Error: value "controller\.replicas" must be integer, got "abc"/],
+      ['install -f no-such-values.yaml', 65, /^Error: cannot read values file no-such-values\.yaml: ENOENT/],
+      ['install', 69, /^Error: cannot reach the API server at https:\/\/127\.0\.0\.1:\d+ \(context "[^"]+"\) to get version: connection refused/, kubeEnv(dead)],
+      ['uninstall', 69, /^Error: cannot reach the API server/, kubeEnv(dead)],
+      ['verify-install', 69, /^Error: cannot reach the API server/, kubeEnv(dead)],
+    ];
+    for (const [args, code, message, env] of cases) {
+      const r = await run(args, env);
+      expect(r.stderr.trimEnd().split('\n'), args).toHaveLength(1);
+      expect(r.stderr.trimEnd(), args).toMatch(message);
+      expect(r.exitCode, args).toBe(code);
+      expect(r.stdout, args).toBe('');
+    }
+    expect(await snapshot()).toEqual(before);
   });
 
   it('every profile renders objects the API server accepts (server-side dry run)', async () => {

@@ -34,7 +34,9 @@ describe('values', () => {
   it('names an unknown profile with a suggestion', async () => {
     const e = await fails(resolveValues(templates, { profile: 'defualt' }));
     expect(e.message).toBe('unknown profile "defualt"');
-    expect(e.hint).toContain('did you mean "default"');
+    expect(e.hint).toBe('did you mean "default"? profiles: default, demo, minimal');
+    const none = await fails(resolveValues(templates, { profile: 'production' }));
+    expect(none.hint).toBe('profiles: default, demo, minimal');
   });
 
   it('rejects an unknown key, naming it with "did you mean"', async () => {
