@@ -142,6 +142,10 @@ describe('traffic commands on a real API server', () => {
     };
     await step(['inject', 'fault', 'ratings', '--abort', '503', '--percent', '50', '--duration', '10m', '--dry-run'], []);
     await step(['inject', 'fault', 'ratings', '--abort', '503', '--percent', '50', '--duration', '10m'], ['VirtualService/ratings']);
+    const all = await meshctl(['inject', 'fault', '--list', '-A', '-o', 'json'], { env: kubeEnv() });
+    expect(all.exitCode, all.stderr).toBe(0);
+    const rows = (JSON.parse(all.stdout) as { namespace: string; route: string; fault: string; expires: string | null; state: string }[]).filter((r) => r.namespace === ns);
+    expect(rows).toEqual([expect.objectContaining({ route: expect.stringMatching(/^meshctl-fault-/), fault: 'abort 503 50%', expires: expect.any(String), state: 'active' })]);
     await step(['route', 'header', 'reviews', '--header', 'end-user=jason', '--to', 'v2'], ['VirtualService/reviews']);
     await step(['route', 'mirror', 'reviews', '--to', 'v3', '--percent', '10', '--dry-run'], []);
     await step(['route', 'mirror', 'reviews', '--to', 'v3', '--percent', '10'], ['VirtualService/reviews']);
