@@ -78,7 +78,10 @@ export async function readInputs(ctx: Context, paths: readonly string[], recursi
       throw new InputError(`${p}: no such file or directory`, 'check the path, or use - to read stdin');
     }
     if (st.isDirectory()) {
-      for (const f of await listDir(abs, recursive)) out.push({ file: relative(ctx.cwd, f) || f, text: await readFile(f, 'utf8') });
+      if (await isHelmChart(abs)) throw new InputError(`${p} is a Helm chart, not manifests`, `render it first: helm template ${p} | meshctl analyze -`);
+      const charts: string[] = [];
+      for (const f of await listDir(abs, recursive, charts)) out.push({ file: relative(ctx.cwd, f) || f, text: await readFile(f, 'utf8') });
+      for (const c of charts) ctx.info(`skipped ${relative(ctx.cwd, c) || c}/: a Helm chart (render it: helm template ${relative(ctx.cwd, c) || c} | meshctl analyze -)`);
     } else {
       out.push({ file: p, text: await readFile(abs, 'utf8') });
     }
@@ -86,17 +89,27 @@ export async function readInputs(ctx: Context, paths: readonly string[], recursi
   return out;
 }
 
-async function listDir(dir: string, recursive: boolean): Promise<string[]> {
+/**
+ * YAML files of a directory in name order. Helm charts met while recursing are not read (their
+ * templates are not YAML until rendered, values.yaml is not an object): they go to `charts`.
+ */
+async function listDir(dir: string, recursive: boolean, charts: string[]): Promise<string[]> {
   const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
   const files: string[] = [];
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const full = join(dir, e.name);
     if (e.isDirectory()) {
-      if (recursive) files.push(...(await listDir(full, true)));
+      if (!recursive) continue;
+      if (await isHelmChart(full)) charts.push(full);
+      else files.push(...(await listDir(full, true, charts)));
     } else if (YAML_FILE.test(e.name)) files.push(full);
   }
   return files;
+}
+
+async function isHelmChart(dir: string): Promise<boolean> {
+  return stat(join(dir, 'Chart.yaml')).then((s) => s.isFile(), () => false);
 }
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {

@@ -25,11 +25,31 @@ export interface LoadOptions {
 export function loadSources(sources: readonly SourceText[], opts: LoadOptions = {}): InputResource[] {
   const out: InputResource[] = [];
   for (const src of sources) {
-    const fast = opts.exact ? undefined : loadFast(src, opts.ignoreUnknown === true);
-    if (fast) out.push(...fast);
-    else loadOne(src, out, opts.ignoreUnknown === true);
+    const fromThis: InputResource[] = [];
+    try {
+      const fast = opts.exact ? undefined : loadFast(src, opts.ignoreUnknown === true);
+      if (fast) fromThis.push(...fast);
+      else loadOne(src, fromThis, opts.ignoreUnknown === true);
+    } catch (e) {
+      // An unrendered Helm (Go) template fails as YAML or as an object; say what it is and how to
+      // feed it. A valid file may hold `{{ }}` too (alerting templates in a ConfigMap): those load.
+      if (!(e instanceof InputError) || !GO_TEMPLATE.test(src.text)) throw e;
+      if (opts.ignoreUnknown) continue;
+      throw new InputError(`${e.message} (${src.file} looks like an unrendered Helm template)`, 'render it first: helm template ./chart | meshctl analyze - ; or --ignore-unknown skips it');
+    }
+    out.push(...fromThis);
   }
   return out;
+}
+
+const GO_TEMPLATE = /\{\{-?\s*(?:[.$]|if\b|range\b|with\b|include\b|template\b|define\b|end\b|else\b|toYaml\b|-?\s*\/\*)/;
+
+/**
+ * Build-tool configuration that sits beside manifests but is never applied to a cluster: reading
+ * `-R k8s/` must not fail on a kustomization.yaml.
+ */
+function isToolConfig(value: Record<string, unknown>): boolean {
+  return typeof value.apiVersion === 'string' && value.apiVersion.startsWith('kustomize.config.k8s.io/');
 }
 
 /** One `---`-separated document of a file, and the 0-based line it starts on. */
@@ -73,7 +93,7 @@ function loadFast(src: SourceText, ignoreUnknown: boolean): InputResource[] | un
     const locateIn = (path: FieldPath): SourcePosition => {
       if (!doc || !counter) {
         counter = new LineCounter();
-        doc = parseDocument(chunk.text, { lineCounter: counter });
+        doc = parseDocument(chunk.text, { lineCounter: counter, logLevel: 'error' });
       }
       const p = counter.linePos(offsetOf(doc, path));
       return { file: src.file, line: p.line + chunk.line, column: p.col };
@@ -102,7 +122,8 @@ function isListKind(value: Record<string, unknown>): boolean {
 
 function loadOne(src: SourceText, out: InputResource[], ignoreUnknown: boolean): void {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(src.text, { lineCounter, prettyErrors: true });
+  // logLevel 'error': no Node process warnings on stderr (e.g. for a `{{ .Values }}` mapping key).
+  const docs = parseAllDocuments(src.text, { lineCounter, prettyErrors: true, logLevel: 'error' });
   // parseAllDocuments returns an EmptyStream (no array) for text with no documents at all.
   if (!Array.isArray(docs)) return;
   const pos = (offset: number): SourcePosition => {
@@ -148,6 +169,7 @@ function pushResource(file: string, doc: Document, prefix: FieldPath, value: unk
 
 /** A Kubernetes object, or an InputError naming file:line of what is missing (undefined: skipped as unknown). */
 function checkResource(file: string, value: unknown, locate: (path: FieldPath) => SourcePosition, ignoreUnknown: boolean): InputResource | undefined {
+  if (isObject(value) && isToolConfig(value)) return undefined;
   if (!isObject(value) || typeof value.kind !== 'string' || typeof value.apiVersion !== 'string' || !value.kind) {
     if (ignoreUnknown) return undefined;
     const at = locate([]);

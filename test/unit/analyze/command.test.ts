@@ -140,6 +140,34 @@ items:
     expect(JSON.parse(r.stdout).summary.resources).toBe(3);
   });
 
+  test('-R on a real repository: kustomization.yaml is not an object, Helm charts are skipped with a note', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'meshctl-analyze-repo-'));
+    mkdirSync(join(repo, 'k8s'));
+    mkdirSync(join(repo, 'chart', 'templates'), { recursive: true });
+    writeFileSync(join(repo, 'k8s', 'kustomization.yaml'), 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [svc.yaml, bad.yaml]\n');
+    writeFileSync(join(repo, 'k8s', 'svc.yaml'), SVC);
+    writeFileSync(join(repo, 'k8s', 'bad.yaml'), BAD_VS);
+    writeFileSync(join(repo, 'chart', 'Chart.yaml'), 'apiVersion: v2\nname: app\nversion: 0.1.0\n');
+    writeFileSync(join(repo, 'chart', 'values.yaml'), 'replicas: 2\n');
+    writeFileSync(join(repo, 'chart', 'templates', 'svc.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\n');
+    const r = await meshctl(['analyze', '-R', '-o', 'json', '.'], { cwd: repo });
+    expect(r.exitCode).toBe(79);
+    expect(JSON.parse(r.stdout).summary.resources).toBe(2);
+    expect(r.stderr).toBe('skipped chart/: a Helm chart (render it: helm template chart | meshctl analyze -)\n');
+    // Named explicitly, a chart or one of its templates is an error that says how to feed it.
+    const chart = await meshctl(['analyze', '-R', 'chart'], { cwd: repo });
+    expect(chart.exitCode).toBe(65);
+    expect(chart.stderr).toBe('Error: chart is a Helm chart, not manifests (render it first: helm template chart | meshctl analyze -)\n');
+    const tpl = await meshctl(['analyze', 'chart/templates/svc.yaml'], { cwd: repo });
+    expect(tpl.exitCode).toBe(65);
+    expect(tpl.stderr).toMatch(/^Error: chart\/templates\/svc\.yaml:3: Service has no metadata\.name \(chart\/templates\/svc\.yaml looks like an unrendered Helm template\) \(render it first: helm template/);
+    expect(tpl.stderr.trimEnd().split('\n')).toHaveLength(1); // no yaml warning about a {{ }} key
+    expect((await meshctl(['analyze', '--ignore-unknown', 'chart/templates/svc.yaml'], { cwd: repo })).exitCode).toBe(0);
+    // `{{ }}` in a valid object (an alerting template in a ConfigMap) is just text.
+    const cm = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: alerts}\ndata:\n  summary: "{{ $labels.instance }} is down"\n';
+    expect((await meshctl(['analyze', '-'], { stdin: cm })).exitCode).toBe(0);
+  });
+
   test('bad input exits 65 naming the file and line', async () => {
     const missing = await meshctl(['analyze', join(dir, 'nope.yaml')]);
     expect(missing.exitCode).toBe(65);
