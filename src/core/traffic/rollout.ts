@@ -70,7 +70,11 @@ function writeRollout(vs: Resource, host: string, state: RolloutState): void {
 
 export function describeRollout(s: RolloutState): string {
   const at = `step ${s.step + 1}/${s.steps.length} (${s.canary} ${s.steps[s.step] ?? '?'}%)`;
-  return `rollout ${s.phase}: ${s.stable} -> ${s.canary}, ${at}, started ${s.startedAt}${s.last ? `; last check: ${s.last}` : ''}`;
+  const g = s.settings;
+  const gates = g
+    ? `; gates: ${[g.maxErrorRate === undefined ? '' : `errors <= ${Number((g.maxErrorRate * 100).toFixed(4))}%`, g.maxP99Ms === undefined ? '' : `p99 <= ${g.maxP99Ms}ms`, `>= ${g.minRequests} requests per ${Number((g.intervalMs / 1000).toFixed(3))}s`].filter(Boolean).join(', ')}`
+    : '';
+  return `rollout ${s.phase}: ${s.stable} -> ${s.canary}, ${at}, started ${s.startedAt}, updated ${s.updatedAt}${gates}${s.last ? `; last check: ${s.last}` : ''}`;
 }
 
 /** The `version` label the canary subset selects: metrics are labelled by version, not subset. */

@@ -173,6 +173,8 @@ describe('canary rollout', () => {
     expect(r.exitCode, r.stderr).toBe(80);
     expect(r.stdout).toContain('rollout failed at step 2/3 (v2 50%): 100 requests, 3.00% errors, p99 25ms: error rate above 1.00%');
     expect(rolloutState(await reviews(dir))).toMatchObject({ phase: 'failed', settings: { intervalMs: 30, maxErrorRate: 0.01 } });
+    const status = await meshctl(['canary', 'status', 'reviews', '--local', dir]);
+    expect(status.stdout).toMatch(/rollout failed: v1 -> v2, step 2\/3 \(v2 50%\), started 2026-01-01T00:00:00.000Z, updated \S+; gates: errors <= 1%, >= 10 requests per 0.03s; last check: fail: /);
   });
 
   test('a new rollout saves its settings; --resume of a rollout saved without gates needs them again', async () => {
