@@ -19,7 +19,7 @@ export function formatHuman(report: AnalysisReport, color: boolean): string {
   const paint = (level: Level, s: string) => (level === 'Error' ? c.red(s) : level === 'Warning' ? c.yellow(s) : c.cyan(s));
   const s = report.summary;
   const hidden = s.hidden ? ` (${s.hidden} hidden by suppressions, --output-threshold or --baseline)` : '';
-  if (report.messages.length === 0) {
+  if (report.messages.length === 0 && !s.failed) {
     return `${c.green('✔')} No validation issues found when analyzing ${s.resources} resource${s.resources === 1 ? '' : 's'}${hidden}.\n`;
   }
   const groups = new Map<string, Message[]>();
@@ -49,7 +49,10 @@ export function formatHuman(report: AnalysisReport, color: boolean): string {
     count(s.infos, `${s.infos} info`, 'Info'),
   ];
   const mark = s.failed ? c.red('✖') : c.yellow('!');
-  lines.push(`${mark} ${counts.join(', ')} in ${s.resources} resource${s.resources === 1 ? '' : 's'}${hidden}.`);
+  // The exit code follows every finding, shown or not: say so when only hidden ones fail the run.
+  const shownFailing = report.messages.some((m) => levelRank(m.level) >= levelRank(s.failureThreshold));
+  const why = s.failed && !shownFailing ? ` Failed: findings hidden by --output-threshold ${s.outputThreshold} reach --failure-threshold ${s.failureThreshold}.` : '';
+  lines.push(`${mark} ${counts.join(', ')} in ${s.resources} resource${s.resources === 1 ? '' : 's'}${hidden}.${why}`);
   return lines.join('\n') + '\n';
 }
 

@@ -100,6 +100,13 @@ describe('meshctl analyze', () => {
     const hidden = await meshctl(['analyze', '--output-threshold', 'Error', '--failure-threshold', 'warning', ...files]);
     expect(hidden.stdout).not.toContain('MSH0206');
     expect(hidden.exitCode).toBe(79);
+    // Never "No validation issues" with exit 79: the summary says a hidden finding failed the run.
+    expect(hidden.stdout).toBe(
+      '✖ 0 errors, 0 warnings, 0 info in 2 resources (1 hidden by suppressions, --output-threshold or --baseline). Failed: findings hidden by --output-threshold Error reach --failure-threshold Warning.\n',
+    );
+    const shownOnly = await meshctl(['analyze', '--output-threshold', 'Error', ...files]);
+    expect(shownOnly.stdout).toBe('✔ No validation issues found when analyzing 2 resources (1 hidden by suppressions, --output-threshold or --baseline).\n');
+    expect(shownOnly.exitCode).toBe(0);
     expect((await meshctl(['analyze', '--failure-threshold', 'Severe', ...files])).exitCode).toBe(64);
   });
 
