@@ -444,7 +444,11 @@ async function installLocal(ctx: Context, rendered: Rendered, opts: { dryRun: bo
   const { describeRef } = await import('../manifests/plan.js');
   const dir = resolve(ctx.cwd, ctx.globals.local ?? '.');
   if (!opts.dryRun) await mkdir(dir, { recursive: true });
-  const store = await FileStore.open(dir);
+  // A dry run for a directory that does not exist yet: everything would be created, so plan against
+  // an empty scratch directory (removed below) rather than create the user's directory.
+  const { existsSync } = await import('node:fs');
+  const scratch = opts.dryRun && !existsSync(dir) ? await (await import('node:fs/promises')).mkdtemp(resolve((await import('node:os')).tmpdir(), 'meshctl-local-dry-run-')) : undefined;
+  const store = await FileStore.open(scratch ?? dir);
   const desired = rendered.resources.filter((r) => LOCAL_KINDS.has(r.kind));
   const caRef = { kind: 'Secret', namespace: NAMESPACE, name: CA_SECRET };
   if (!desired.some((r) => r.kind === 'Secret')) {
@@ -492,6 +496,7 @@ async function installLocal(ctx: Context, rendered: Rendered, opts: { dryRun: bo
     if (src) await (await import('node:fs/promises')).chmod(src.file, 0o600);
   }
   await store.close();
+  if (scratch) await (await import('node:fs/promises')).rm(scratch, { recursive: true, force: true });
   const changed = changes.filter((c) => c.action !== 'unchanged').length;
   const what = `meshctl ${rendered.version} (profile ${rendered.profile})`;
   const text = changed === 0 ? `${what} is already laid out in ${dir}: nothing to change` : opts.dryRun ? `dry run: ${changed} objects would change in ${dir}; nothing was changed` : `laid out ${what} in ${dir}: ${changed} objects written (try: meshctl --local ${ctx.globals.local ?? dir} version)`;

@@ -1,5 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,15 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('install --local DIR', () => {
   const dir = join(root, 'mesh');
+
+  it('--dry-run for a directory that does not exist yet lists what it would create and creates nothing', async () => {
+    const r = await meshctl(['install', '--local', dir, '--dry-run']);
+    expect(r.stderr).toContain('would create Deployment meshctl-system/meshctl-controller');
+    expect(r.stderr).toContain('would create Secret meshctl-system/meshctl-ca');
+    expect(r.stdout).toContain(`dry run: 5 objects would change in ${dir}; nothing was changed`);
+    expect(r.exitCode).toBe(0);
+    expect(existsSync(dir)).toBe(false);
+  });
 
   it('lays out a file-backed mesh that `version` reads', async () => {
     const r = await meshctl(['install', '--local', dir, '--profile', 'demo']);
