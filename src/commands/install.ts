@@ -100,7 +100,7 @@ export async function installProgress(ctx: Context): Promise<Progress> {
     h(
       Box,
       { flexDirection: 'column' },
-      h(Static<{ key: number; line: string }>, { items: finished.slice(printed), children: (item: { key: number; line: string }) => h(Text, { key: item.key, color: 'green' }, `✔ ${item.line}`) }),
+      h(Static<{ key: number; line: string }>, { items: finished.slice(printed), children: (item: { key: number; line: string }) => (item.line.startsWith('warning: ') ? h(Text, { key: item.key, color: 'yellow' }, `! ${item.line}`) : h(Text, { key: item.key, color: 'green' }, `✔ ${item.line}`)) }),
       current ? h(Text, { color: 'cyan' }, `▶ ${current}`) : null,
     );
   let instance: ReturnType<typeof render> | undefined;
@@ -170,7 +170,7 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
   await checkAccess(kube, accessChecksFor(rendered.resources, installKindInfo), 'install');
   // The roles meshctl creates may only grant what the installing user holds (or may escalate).
   await checkAccess(kube, await rbacGrantChecks(kube, rendered.resources, installKindInfo), 'install');
-  const existing = await detectExisting(kube, rendered.version);
+  const existing = await detectExisting(kube, rendered.version, rendered.values);
   const ns = await kube.get({ kind: 'Namespace', name: NAMESPACE });
   if (ns?.metadata.deletionTimestamp) {
     throw new ClusterError(`namespace "${NAMESPACE}" is being deleted (an uninstall is finishing)`, 'wait until it is gone, then install again', undefined, 'E_TERMINATING');
@@ -383,7 +383,7 @@ export async function listInstalled(kube: KubeApplier, kinds: readonly string[],
 }
 
 /** What is there already: a meshctl install (its version) or an Istio control plane. Best effort: read errors are not fatal. */
-export async function detectExisting(kube: KubeApplier, version: string): Promise<{ previous?: string; notes: string[] }> {
+export async function detectExisting(kube: KubeApplier, version: string, values: Record<string, unknown> = {}): Promise<{ previous?: string; notes: string[] }> {
   const { NAMESPACE, CONTROLLER } = await import('../manifests/render.js');
   const notes: string[] = [];
   let previous: string | undefined;
@@ -404,6 +404,11 @@ export async function detectExisting(kube: KubeApplier, version: string): Promis
   if (istiod) {
     const image = (istiod.spec as { template?: { spec?: { containers?: { image?: string }[] } } } | undefined)?.template?.spec?.containers?.[0]?.image ?? '';
     notes.push(`Istio is installed (istiod in istio-system${image ? `, ${image}` : ''}): meshctl shares its CRDs and leaves them in place on uninstall`);
+    const injection = (values as { injection?: { enabled?: boolean; namespaceLabel?: string } }).injection;
+    if (injection?.enabled && injection.namespaceLabel === 'istio-injection') {
+      // Both injectors select namespaces by that label: a pod there would get two sidecars.
+      notes.push('warning: Istio\'s sidecar injector also acts on namespaces labelled istio-injection=enabled; to run both meshes side by side, install with --set injection.namespaceLabel=meshctl-injection');
+    }
   }
   return { ...(previous ? { previous } : {}), notes };
 }

@@ -41,7 +41,7 @@ export const verifyInstallCommand = defineCommand({
         const same = containsDesired(actual, r);
         checks.push(same === true ? { object, status: 'ok', detail: '', fatal: false } : { object, status: 'drifted', detail: same, fatal: true });
       }
-      return report(rendered, checks);
+      return report(rendered, checks, `in ${store.location}`);
     }
     const kube = await openApplier(ctx);
     try {
@@ -78,14 +78,14 @@ export const verifyInstallCommand = defineCommand({
       for (const r of pruneCandidates(installed, rendered.resources)) {
         checks.push({ object: describeRef({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name }), status: 'extra', detail: 'installed by meshctl but not in this render (install prunes it)', fatal: false });
       }
+      return report(rendered, checks, `in context "${kube.context}"`);
     } finally {
       await kube.close();
     }
-    return report(rendered, checks);
   },
 });
 
-function report(rendered: { profile: string; version: string }, checks: Check[]): CommandOutput {
+function report(rendered: { profile: string; version: string }, checks: Check[], where = ''): CommandOutput {
   const failed = checks.filter((c) => c.fatal).length;
   const total = checks.filter((c) => c.status !== 'extra').length;
   const warnings = checks.filter((c) => !c.fatal && c.status !== 'ok').length;
@@ -94,6 +94,15 @@ function report(rendered: { profile: string; version: string }, checks: Check[])
     ? `${failed} of ${total} objects are missing or differ from meshctl ${rendered.version} (profile ${rendered.profile})`
     : `meshctl ${rendered.version} (profile ${rendered.profile}) is installed: ${ok} objects verified${warnings ? `, ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}`;
   const shown = checks.filter((c) => c.status !== 'ok');
+  // Nothing but CRDs (which uninstall keeps) is there: one line says it better than a line per object.
+  const notInstalled = checks.filter((c) => !c.object.startsWith('CustomResourceDefinition '));
+  if (notInstalled.length > 0 && notInstalled.every((c) => c.status === 'missing')) {
+    return {
+      data: { profile: rendered.profile, version: rendered.version, ok: false, checks },
+      text: `meshctl is not installed${where ? ` ${where}` : ''}: none of its ${notInstalled.length} objects are there (run meshctl install)`,
+      exitCode: 69,
+    };
+  }
   return {
     data: { profile: rendered.profile, version: rendered.version, ok: failed === 0, checks },
     text: [...shown.map((c) => `${c.fatal ? '✗' : '!'} ${c.object}: ${c.status}${c.detail ? ` (${c.detail})` : ''}`), summary].join('\n'),

@@ -147,6 +147,9 @@ describe('meshctl install on a real API server', () => {
     expect(r.stdout).toContain('~ update CustomResourceDefinition virtualservices.networking.istio.io');
     expect(r.stdout).toMatch(/dry run: \d+ created, \d+ updated, 0 pruned, 0 unchanged; nothing was changed/);
     expect(await labelled()).toEqual([]);
+    const v = await run('verify-install');
+    expect(v.stdout).toMatch(/^meshctl is not installed in context "[^"]+": none of its 13 objects are there \(run meshctl install\)\n$/);
+    expect(v.exitCode).toBe(69);
   });
 
   it('installs the default profile, adopting the CRDs that were already there', async () => {
@@ -160,6 +163,7 @@ describe('meshctl install on a real API server', () => {
     });
     const r = await run('install');
     expect(r.stderr).toContain('Istio is installed (istiod in istio-system, docker.io/istio/pilot:1.24.0): meshctl shares its CRDs and leaves them in place on uninstall');
+    expect(r.stderr).toContain('warning: Istio\'s sidecar injector also acts on namespaces labelled istio-injection=enabled; to run both meshes side by side, install with --set injection.namespaceLabel=meshctl-injection');
     await apps.deleteNamespacedDeployment({ name: 'istiod', namespace: 'istio-system' });
     expect(r.stderr).toContain('waiting for 15 CRDs to be Established');
     expect(r.exitCode).toBe(0);

@@ -47,12 +47,14 @@ describe('install progress', () => {
     p.doing('waiting for 15 CRDs to be Established');
     await new Promise((r) => setTimeout(r, 50));
     p.done('15 CRDs are Established');
+    p.done('warning: two injectors');
     await p.close();
     // eslint-disable-next-line no-control-regex -- strip ANSI escapes to read the frames
     const text = tty.out.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, '');
     expect(text).toContain('✔ created Namespace meshctl-system');
     expect(text).toContain('▶ waiting for 15 CRDs to be Established');
     expect(text).toContain('✔ 15 CRDs are Established');
+    expect(text).toContain('! warning: two injectors');
     expect(err()).toBe('');
   });
 
