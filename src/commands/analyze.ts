@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Context } from '../context.js';
+import type { Resource } from '../api/resource.js';
 import { ClusterError, ExitCode, ForbiddenError, InputError, NotFoundError, UsageError } from '../core/errors.js';
 import type { InputResource, Level, Message } from '../core/analyze/types.js';
 import { defineCommand, type CommandOutput } from './spec.js';
@@ -132,8 +133,16 @@ function snapshotUnlisted(text: string): string[] {
   return m?.[1] ? m[1].split(',').filter(Boolean) : [];
 }
 
-/** Lists what the analyzers read from the store, every namespace (references cross namespaces). */
-export async function listClusterInputs(ctx: Context, kinds: readonly string[]): Promise<{ resources: InputResource[]; unlisted: string[] }> {
+/**
+ * Lists what the analyzers read from the store, every namespace (references cross namespaces).
+ * A user whose RBAC is one namespace only (a team's CI account) cannot list cluster-wide: with
+ * `fallbackNamespace`, that namespace is listed instead and `scopedTo` says so.
+ */
+export async function listClusterInputs(
+  ctx: Context,
+  kinds: readonly string[],
+  fallbackNamespace?: string,
+): Promise<{ resources: InputResource[]; unlisted: string[]; scopedTo?: string }> {
   const { lookupKind } = await import('../api/kinds.js');
   const store = await ctx.store();
   const resources: InputResource[] = [];
@@ -144,14 +153,48 @@ export async function listClusterInputs(ctx: Context, kinds: readonly string[]):
       continue;
     }
     try {
-      for (const r of await store.list(kind)) resources.push({ resource: r });
+      for (const r of await store.list(kind)) if (!ownedByDeployment(r)) resources.push({ resource: r });
     } catch (err) {
+      if (err instanceof ForbiddenError && fallbackNamespace) return listNamespace(ctx, kinds, fallbackNamespace, err);
       // Unreachable or forbidden is fatal; a kind the server does not serve (no CRD) just has no objects.
       if (err instanceof ClusterError || err instanceof ForbiddenError) throw err;
       unlisted.push(kind);
     }
   }
   return { resources, unlisted };
+}
+
+/**
+ * A Deployment's ReplicaSets (old ones scaled to zero included) are its history: the Deployment
+ * stands for them, and an old one would make a removed version look like a running workload.
+ */
+function ownedByDeployment(r: Resource): boolean {
+  const owners: unknown = r.metadata.ownerReferences;
+  return r.kind === 'ReplicaSet' && Array.isArray(owners) && owners.some((o: unknown) => typeof o === 'object' && o !== null && (o as { kind?: unknown }).kind === 'Deployment');
+}
+
+async function listNamespace(ctx: Context, kinds: readonly string[], ns: string, cause: ForbiddenError): Promise<{ resources: InputResource[]; unlisted: string[]; scopedTo: string }> {
+  const { lookupKind } = await import('../api/kinds.js');
+  const store = await ctx.store();
+  const resources: InputResource[] = [];
+  const unlisted: string[] = [];
+  for (const kind of kinds) {
+    const info = lookupKind(kind);
+    try {
+      if (!info) unlisted.push(kind);
+      else if (!info.namespaced) {
+        const r = kind === 'Namespace' ? await store.get({ kind, name: ns }) : undefined;
+        if (r) resources.push({ resource: r });
+        else unlisted.push(kind);
+      } else for (const r of await store.list(kind, ns)) if (!ownedByDeployment(r)) resources.push({ resource: r });
+    } catch (err) {
+      if (err instanceof ClusterError) throw err;
+      unlisted.push(kind);
+    }
+  }
+  // Nothing readable even in the namespace: the first refusal is the answer.
+  if (!resources.length && unlisted.length === kinds.length) throw cause;
+  return { resources, unlisted, scopedTo: ns };
 }
 
 async function listAnalyzers(): Promise<CommandOutput> {
@@ -268,13 +311,22 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
     ({ resources, redefined } = merge(snap, fileInputs, defaultNamespace));
     origin = 'cluster';
   }
+  let scopedTo: string | undefined;
   if (useCluster) {
-    const { resources: live, unlisted } = await listClusterInputs(ctx, inputKinds(ALL_ANALYZERS));
+    const listed = await listClusterInputs(ctx, inputKinds(ALL_ANALYZERS), ctx.globals.allNamespaces ? undefined : defaultNamespace);
+    const { resources: live, unlisted } = listed;
+    scopedTo = listed.scopedTo;
     unlistedKinds = unlisted;
-    if (unlisted.length) notes.push(`not listed from the cluster (not served): ${unlisted.join(', ')}`);
     if (!ctx.globals.namespace && !ctx.globals.allNamespaces && files.length === 0) namespaces = new Set([defaultNamespace]);
     ({ resources, redefined } = merge(live, fileInputs, defaultNamespace));
     origin = 'cluster';
+    if (scopedTo) {
+      // Only one namespace is known: analyze it like files (what it holds is the inventory), so a
+      // reference into another namespace is skipped, never reported missing.
+      origin = 'files';
+      namespaces = new Set([scopedTo]);
+      notes.push(`listing every namespace is forbidden for this user: analyzed namespace ${scopedTo} only; checks that need other namespaces are skipped`);
+    } else if (unlisted.length) notes.push(`not listed from the cluster (not served): ${unlisted.join(', ')}`);
   }
   // Against cluster state (live or a snapshot), -n must name a namespace that is there.
   if (origin === 'cluster' && ctx.globals.namespace && !ctx.globals.allNamespaces) {
@@ -293,8 +345,9 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
     const note = ui.skippedNote(report);
     if (note) ctx.info(note);
     for (const s of report.skipped) ctx.debug(`  ${s.analyzer}: ${s.reason}`);
-    for (const n of notes) ctx.info(n);
   }
+  // Notes about what was read go to stderr in every format: a CI log shows them beside the JSON.
+  for (const n of notes) ctx.info(n);
   const { VERSION } = await import('../version.js');
   const text =
     format === 'sarif' ? ui.formatSarif(report, VERSION.version)

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adminClients, freshNamespace, kubeEnv } from '../helpers/cluster.js';
+import { adminClients, freshNamespace, kubeEnv, limitedKubeconfig } from '../helpers/cluster.js';
 import { meshctl } from '../helpers/run-meshctl.js';
 
 /**
@@ -126,5 +126,42 @@ describe('meshctl analyze against a real API server', () => {
     expect(d.rule).toBe('http[0]');
     expect(d.destinations).toMatchObject([{ host: `reviews.${ns}.svc.cluster.local`, subset: 'v3' }]);
     expect((await meshctl(['explain', 'reviwes', '-n', ns], { env: kubeEnv() })).exitCode).toBe(65);
+  });
+
+  it('a CI account that may only read its own namespace analyzes that namespace, skipping what it cannot see', async () => {
+    const { rbac } = await adminClients();
+    await rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: 'analyze-reader' }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list'] }] } });
+    await rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: 'analyze-reader' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'analyze-reader' },
+        subjects: [{ kind: 'User', name: 'limited', apiGroup: 'rbac.authorization.k8s.io' }],
+      },
+    });
+    const env = kubeEnv(limitedKubeconfig());
+    // A reference into a namespace the account cannot read: skipped, never reported missing.
+    const pr = join(dir, 'cross-ns.yaml');
+    await writeFile(pr, 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: ratings\nspec:\n  hosts: [ratings.other.svc.cluster.local]\n  http:\n  - route:\n    - destination: {host: ratings.other.svc.cluster.local}\n');
+    // RBAC reaches the authorizer through an informer: allow it a moment.
+    let r = await meshctl(['analyze', '-n', ns, '-o', 'json'], { env });
+    for (let i = 0; i < 50 && r.exitCode === 77; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      r = await meshctl(['analyze', '-n', ns, '-o', 'json'], { env });
+    }
+    expect(r.stderr).toContain(`listing every namespace is forbidden for this user: analyzed namespace ${ns} only`);
+    expect(findings(r.stdout)).toEqual([`IST0101 VirtualService/reviews spec.http[0].route[0].destination.subset Referenced host+subset in destinationrule not found: "reviews+v3"`]);
+    expect(r.exitCode).toBe(79);
+
+    const cross = await meshctl(['analyze', '--cluster', '-n', ns, '-o', 'json', pr], { env });
+    const report = JSON.parse(cross.stdout) as { messages: JsonMessage[]; skipped: { analyzer: string }[] };
+    expect(report.messages.filter((m) => m.resource.name === 'ratings')).toEqual([]);
+    expect(report.skipped.map((k) => k.analyzer)).toContain('virtualservice.destination-hosts');
+
+    // A namespace it may not read at all: the refusal, exit 77.
+    const other = await freshNamespace('analyze-other');
+    const denied = await meshctl(['analyze', '-n', other], { env });
+    expect(denied.exitCode).toBe(77);
+    expect(denied.stderr).toMatch(/^Error: .*forbidden/i);
   });
 });

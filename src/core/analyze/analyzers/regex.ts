@@ -10,7 +10,7 @@ export const regexes: Analyzer = {
   name: 'virtualservice.regex',
   codes: ['IST0122'],
   description: 'Regular expressions in matches compile (as RE2)',
-  inputs: ['EnvoyFilter', 'VirtualService'],
+  inputs: ['VirtualService'],
   analyze(ctx, report) {
     for (const vs of ctx.of('VirtualService')) {
       walk(specOf(vs.resource), ['spec'], (key, value, path) => {
