@@ -29,6 +29,7 @@ const SECURITY = 'security.istio.io';
 export const KINDS: readonly KindInfo[] = [
   mesh('AuthorizationPolicy', SECURITY, 'authorizationpolicies'),
   { kind: 'ConfigMap', group: '', version: 'v1', plural: 'configmaps', namespaced: true, mesh: false },
+  { kind: 'DaemonSet', group: 'apps', version: 'v1', plural: 'daemonsets', namespaced: true, mesh: false },
   { kind: 'Deployment', group: 'apps', version: 'v1', plural: 'deployments', namespaced: true, mesh: false },
   mesh('DestinationRule', NETWORKING, 'destinationrules'),
   { kind: 'EndpointSlice', group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespaced: true, mesh: false },
@@ -36,11 +37,14 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'Namespace', group: '', version: 'v1', plural: 'namespaces', namespaced: false, mesh: false },
   mesh('PeerAuthentication', SECURITY, 'peerauthentications'),
   { kind: 'Pod', group: '', version: 'v1', plural: 'pods', namespaced: true, mesh: false },
+  { kind: 'ReplicaSet', group: 'apps', version: 'v1', plural: 'replicasets', namespaced: true, mesh: false },
   mesh('RequestAuthentication', SECURITY, 'requestauthentications'),
   { kind: 'Secret', group: '', version: 'v1', plural: 'secrets', namespaced: true, mesh: false },
   { kind: 'Service', group: '', version: 'v1', plural: 'services', namespaced: true, mesh: false },
+  { kind: 'ServiceAccount', group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true, mesh: false },
   mesh('ServiceEntry', NETWORKING, 'serviceentries'),
   mesh('Sidecar', NETWORKING, 'sidecars'),
+  { kind: 'StatefulSet', group: 'apps', version: 'v1', plural: 'statefulsets', namespaced: true, mesh: false },
   mesh('VirtualService', NETWORKING, 'virtualservices'),
   mesh('WorkloadEntry', NETWORKING, 'workloadentries'),
 ];
