@@ -30,7 +30,8 @@ export const analyzeCommand = defineCommand({
     { flags: '--baseline <file>', description: 'report only findings not in this earlier `-o json` output', valueHint: 'file' },
     { flags: '-L, --list-analyzers', description: 'list the analyzers and message codes, then exit' },
     { flags: '--ignore-unknown', description: 'skip documents that are not Kubernetes objects instead of failing (istioctl compatible)' },
-    { flags: '--use-kube <bool>', description: 'istioctl compatibility: false analyzes the files alone (the default with files), true overlays them on the cluster like --cluster' },
+    { flags: '-k, --use-kube [bool]', description: 'istioctl compatibility: false analyzes the files alone (the default with files), true overlays them on the cluster like --cluster' },
+    { flags: '--color [bool]', description: 'istioctl compatibility: --color=false is --no-color' },
   ],
   // `log` is istioctl's name for the human format, accepted so CI scripts carry over.
   outputs: ['table', 'log', 'json', 'yaml', 'sarif', 'junit', 'github'],
@@ -283,6 +284,15 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
   const { buildReport } = await import('../core/analyze/report.js');
 
   const { files, suppress } = splitSuppressAndFiles(args, opts.suppress);
+  // istioctl's boolean flags take no value when bare (`--use-kube file.yaml`); commander hands the
+  // next argument to an optional value, so a value that is no boolean is a file after a bare flag.
+  for (const key of ['useKube', 'color'] as const) {
+    const v = opts[key];
+    if (typeof v === 'string' && !/^(true|false|1|0|yes|no)$/i.test(v)) {
+      files.unshift(v);
+      opts[key] = true;
+    }
+  }
   const config = await readRepoConfig(ctx);
   const suppressions = [...config.suppress, ...suppress].map(parseSuppression);
   const failureThreshold: Level = parseLevel(opts.failureThreshold, '--failure-threshold') ?? parseLevel(config.failureThreshold, `${REPO_CONFIG} failureThreshold`) ?? 'Error';
@@ -353,14 +363,14 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
     format === 'sarif' ? ui.formatSarif(report, VERSION.version)
     : format === 'junit' ? ui.formatJunit(report)
     : format === 'github' ? ui.formatGithub(report)
-    : ui.formatHuman(report, ctx.io.color);
+    : ui.formatHuman(report, ctx.io.color && parseBool(opts.color, '--color') !== false);
   return { data: report, text, exitCode: report.summary.failed ? ExitCode.analyzeIssues : 0 };
 }
 
-function parseBool(v: unknown): boolean | undefined {
+function parseBool(v: unknown, flag = '--use-kube'): boolean | undefined {
   if (v === undefined) return undefined;
   const s = String(v).toLowerCase();
   if (s === 'true' || s === '1' || s === 'yes') return true;
   if (s === 'false' || s === '0' || s === 'no') return false;
-  throw new UsageError(`invalid --use-kube "${String(v)}"`, 'use --use-kube=true or --use-kube=false');
+  throw new UsageError(`invalid ${flag} "${String(v)}"`, `use ${flag}=true or ${flag}=false`);
 }

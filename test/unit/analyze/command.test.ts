@@ -195,6 +195,14 @@ items:
     expect(r.stdout).toContain('[IST0101]');
     expect((await meshctl('analyze -L')).stdout).toContain('IST0101');
     expect((await meshctl('analyze --use-kube=false')).exitCode).toBe(64);
+    // -k and --color=false as istioctl spells them; a bare boolean flag before a file.
+    const k = await meshctl(['analyze', '-k', 'false', '--color=false', ...files], { env: { FORCE_COLOR: '1' } });
+    expect(k.exitCode).toBe(79);
+    expect(k.stdout).not.toContain('\x1b[');
+    expect((await meshctl(['analyze', '--use-kube=false', '--color', ...files], { env: { FORCE_COLOR: '1' } })).stdout).toContain('\x1b[');
+    const maybe = await meshctl(['analyze', '--color=maybe', ...files]);
+    expect(maybe.stderr).toContain('maybe: no such file');
+    expect(maybe.exitCode).toBe(65);
     const junk = w('junk.yaml', 'just: a config file\n---\n- a list\n---\n' + SVC);
     expect((await meshctl(['analyze', junk])).exitCode).toBe(65);
     expect((await meshctl(['analyze', '--ignore-unknown', junk, join(dir, 'bad.yaml')])).exitCode).toBe(79);
