@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Context } from '../context.js';
 import type { Resource } from '../api/resource.js';
 import { ClusterError, ExitCode, ForbiddenError, InputError, NotFoundError, UsageError } from '../core/errors.js';
@@ -360,11 +360,20 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
   for (const n of notes) ctx.info(n);
   const { VERSION } = await import('../version.js');
   const text =
-    format === 'sarif' ? ui.formatSarif(report, VERSION.version)
+    format === 'sarif' ? ui.formatSarif(repoRelative(report, ctx.cwd), VERSION.version)
     : format === 'junit' ? ui.formatJunit(report)
-    : format === 'github' ? ui.formatGithub(report)
+    : format === 'github' ? ui.formatGithub(repoRelative(report, ctx.cwd))
     : ui.formatHuman(report, ctx.io.color && parseBool(opts.color, '--color') !== false);
   return { data: report, text, exitCode: report.summary.failed ? ExitCode.analyzeIssues : 0 };
+}
+
+/**
+ * Code scanning and workflow annotations attach to files by their path in the repository: an
+ * absolute path inside the working directory (`$GITHUB_WORKSPACE/k8s/x.yaml`) is made relative.
+ */
+function repoRelative<T extends { messages: Message[] }>(report: T, cwd: string): T {
+  const rel = (f: string) => (isAbsolute(f) && !relative(cwd, f).startsWith('..') ? relative(cwd, f) : f);
+  return { ...report, messages: report.messages.map((m) => (m.origin ? { ...m, origin: { ...m.origin, file: rel(m.origin.file) } } : m)) };
 }
 
 function parseBool(v: unknown, flag = '--use-kube'): boolean | undefined {

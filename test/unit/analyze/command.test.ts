@@ -239,6 +239,12 @@ items:
     const g = await meshctl(['analyze', '-o', 'github', ...files]);
     expect(g.stdout).toMatch(/^::error file=.*bad\.yaml,line=10,col=9,title=IST0101 ReferencedResourceNotFound::Referenced host not found/m);
     expect(g.stdout).toMatch(/^::warning file=.*warn\.yaml,line=\d+,col=\d+,title=MSH0206/m);
+    // Absolute paths inside the working directory (the repository) are given relative to it.
+    const inRepo = await meshctl(['analyze', '-o', 'github', ...files], { cwd: dir });
+    expect(inRepo.stdout).toMatch(/^::error file=bad\.yaml,line=10,col=9,/m);
+    const sarif = await meshctl(['analyze', '-o', 'sarif', ...files], { cwd: dir });
+    expect(sarif.stdout).toContain('"uri": "bad.yaml"');
+    expect((await meshctl(['analyze', ...files], { cwd: dir })).stdout).toContain(join(dir, 'bad.yaml')); // people see what they typed
   });
 
   test('repo config .meshctl.yaml holds suppressions and thresholds; flags win', async () => {
