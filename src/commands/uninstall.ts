@@ -1,4 +1,5 @@
 import type { Resource } from '../api/resource.js';
+import type { KubeApplier } from '../store/kube-apply.js';
 import { UsageError } from '../core/errors.js';
 import { defineCommand } from './spec.js';
 
@@ -53,7 +54,13 @@ export const uninstallCommand = defineCommand({
       const adopted = installed.filter(isAdopted).sort((a, b) => kindRank(b.kind) - kindRank(a.kind));
       const ours = installed.filter((r) => r.kind === 'CustomResourceDefinition' && !isAdopted(r));
       const rest = installed.filter((r) => r.kind !== 'CustomResourceDefinition' && !isAdopted(r)).sort((a, b) => kindRank(b.kind) - kindRank(a.kind));
-      const toDelete: Resource[] = [...rest, ...(purge ? ours : [])];
+      // A namespace meshctl created may since hold things of the user's (a mesh-wide policy in the
+      // root namespace, a Secret): deleting it would delete them too. It is kept, and released.
+      const nsObj = rest.find((r) => r.kind === 'Namespace' && r.metadata.name === NAMESPACE);
+      const foreign = nsObj ? await foreignObjects(kube, NAMESPACE) : [];
+      const keptNs = foreign.length > 0 ? nsObj : undefined;
+      const toDelete: Resource[] = [...rest.filter((r) => r !== keptNs), ...(purge ? ours : [])];
+      if (keptNs) adopted.push(keptNs);
 
       await checkAccess(
         kube,
@@ -85,11 +92,17 @@ export const uninstallCommand = defineCommand({
       for (const c of adopted) {
         // Not meshctl's to delete: only meshctl's marks come off, the object (and what is in it) stays.
         if (!dryRun) await kube.mergePatch(ref(c), releasePatch());
-        ctx.info(`${dryRun ? 'would leave' : 'left'} ${describeRef(ref(c))} (it existed before meshctl installed)`);
+        ctx.info(`${dryRun ? 'would leave' : 'left'} ${describeRef(ref(c))} (${c === keptNs ? 'it holds objects meshctl did not install' : 'it existed before meshctl installed'})`);
       }
       const adoptedCrds = adopted.filter((r) => r.kind === 'CustomResourceDefinition').length;
-      if (adoptedCrds) notes.push(`left ${adoptedCrds} CRDs that existed before meshctl installed (removed meshctl's labels from them)`);
-      for (const r of adopted.filter((x) => x.kind !== 'CustomResourceDefinition')) notes.push(`left ${describeRef(ref(r))}: it existed before meshctl installed (removed meshctl's labels from it)`);
+      const left = dryRun ? 'would leave' : 'left';
+      const removed = dryRun ? 'would remove' : 'removed';
+      if (adoptedCrds) notes.push(`${left} ${adoptedCrds} CRDs that existed before meshctl installed (${removed} meshctl's labels from them)`);
+      for (const r of adopted.filter((x) => x.kind !== 'CustomResourceDefinition' && x !== keptNs)) notes.push(`${left} ${describeRef(ref(r))}: it existed before meshctl installed (${removed} meshctl's labels from it)`);
+      if (keptNs) {
+        const names = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', ...' : '');
+        notes.push(`${dryRun ? 'would keep' : 'kept'} Namespace ${NAMESPACE}: it holds ${foreign.length} object${foreign.length === 1 ? '' : 's'} that meshctl did not install (${names}); ${removed} meshctl's labels from it (kubectl delete namespace ${NAMESPACE} deletes it with them)`);
+      }
       if (!purge && ours.length) notes.push(`kept ${ours.length} CRDs and the mesh objects in them: meshctl uninstall --purge deletes them`);
       const kept = [...(purge ? [] : ours), ...adopted].map((r) => describeRef(ref(r)));
       return {
@@ -101,3 +114,41 @@ export const uninstallCommand = defineCommand({
     }
   },
 });
+
+/** Namespaced kinds a person may keep in meshctl's namespace, beyond what meshctl installs there. */
+const NAMESPACED_KINDS = ['Role', 'RoleBinding', 'HorizontalPodAutoscaler', 'PodDisruptionBudget'];
+
+/**
+ * Objects in the namespace that meshctl did not install, as `Kind name`. Left out: meshctl's own,
+ * dependents (ownerReferences: garbage-collected with their owner), and what Kubernetes puts in every
+ * namespace (ServiceAccount default, ConfigMap kube-root-ca.crt, service-account token Secrets).
+ * Kinds the user may not list are skipped: uninstall's own permission check covers what it deletes.
+ */
+async function foreignObjects(kube: KubeApplier, namespace: string): Promise<string[]> {
+  const { KINDS } = await import('../api/kinds.js');
+  const { installKindInfo } = await import('../store/kube-apply.js');
+  const { MANAGED_BY } = await import('../manifests/render.js');
+  const { ForbiddenError } = await import('../core/errors.js');
+  const kinds = [...KINDS.filter((k) => k.namespaced && k.kind !== 'EndpointSlice' && k.kind !== 'ReplicaSet'), ...NAMESPACED_KINDS.map(installKindInfo)];
+  const lists = await Promise.all(
+    kinds.map((info) =>
+      kube.list(info, { namespace }).catch((err: unknown) => {
+        if (err instanceof ForbiddenError) return [];
+        throw err;
+      }),
+    ),
+  );
+  const builtIn = (r: Resource) =>
+    (r.kind === 'ServiceAccount' && r.metadata.name === 'default') ||
+    (r.kind === 'ConfigMap' && r.metadata.name === 'kube-root-ca.crt') ||
+    (r.kind === 'Secret' && (r as { type?: string }).type === 'kubernetes.io/service-account-token');
+  const hasOwner = (r: Resource) => {
+    const owners = (r.metadata as { ownerReferences?: unknown }).ownerReferences;
+    return Array.isArray(owners) && owners.length > 0;
+  };
+  return lists
+    .flat()
+    .filter((r) => r.metadata.labels?.[MANAGED_BY] !== 'meshctl' && !hasOwner(r) && !builtIn(r))
+    .map((r) => `${r.kind} ${r.metadata.name}`)
+    .sort();
+}

@@ -378,4 +378,27 @@ describe('meshctl install on a real API server', () => {
     await core.deleteNamespace({ name: 'meshctl-system' });
     await finalizeNamespace('meshctl-system');
   });
+
+  it('uninstall keeps a namespace meshctl created once it holds objects meshctl did not install', async () => {
+    const r = await run('install --profile minimal');
+    expect(r.exitCode, r.stderr).toBe(0);
+    // A mesh-wide policy in the root namespace: the user's, not meshctl's.
+    const { objects, core } = await adminClients();
+    const policy = { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'allow-nothing', namespace: 'meshctl-system' }, spec: {} };
+    await objects.create(policy);
+
+    const dry = await run('uninstall --dry-run');
+    expect(dry.stdout).toContain('would keep Namespace meshctl-system: it holds 1 object that meshctl did not install (AuthorizationPolicy allow-nothing)');
+    const u = await run('uninstall');
+    expect(u.exitCode, u.stderr).toBe(0);
+    expect(u.stdout).toContain('kept Namespace meshctl-system: it holds 1 object that meshctl did not install (AuthorizationPolicy allow-nothing); removed meshctl\'s labels from it');
+    const ns = await core.readNamespace({ name: 'meshctl-system' });
+    expect(ns.metadata?.deletionTimestamp).toBeUndefined();
+    expect(ns.metadata?.labels?.['app.kubernetes.io/managed-by']).toBeUndefined();
+    expect((await objects.read(policy)).metadata?.name).toBe('allow-nothing');
+    expect(await labelled()).toEqual([]);
+    await objects.delete(policy);
+    await core.deleteNamespace({ name: 'meshctl-system' });
+    await finalizeNamespace('meshctl-system');
+  });
 });
