@@ -98,6 +98,13 @@ export class AnalysisContext {
     return namespace === undefined ? set.size > 0 : set.has(namespace);
   }
 
+  /** Every namespace some object of the input lives in. */
+  inputNamespaces(): Set<string> {
+    const out = new Set<string>();
+    for (const set of this.#kindNamespaces.values()) for (const ns of set) out.add(ns);
+    return out;
+  }
+
   /** Whether workloads (pods or pod templates) of `namespace` are known. */
   knowsWorkloads(namespace?: string): boolean {
     return WORKLOAD_KINDS.some((k) => this.knows(k, namespace));

@@ -175,6 +175,25 @@ items:
     expect((await meshctl(['analyze', '-'], { stdin: cm })).exitCode).toBe(0);
   });
 
+  test('AuthorizationPolicy references offline: typos are named with the likely name, other namespaces are skipped', async () => {
+    const ap = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: web, namespace: prod}
+spec:
+  rules:
+  - from: [{source: {namespaces: [prdo, monitoring], principals: [cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account]}}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public, namespace: istio-system}
+spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}
+`;
+    const r = await meshctl(['analyze', '-o', 'json', '-'], { stdin: ap });
+    const report = JSON.parse(r.stdout) as { messages: { code: string; text: string }[]; skipped: { reason: string }[] };
+    expect(report.messages.map((m) => `${m.code} ${m.text}`)).toEqual(['MSH0402 AuthorizationPolicy references unknown namespace "prdo". Did you mean "prod"?']);
+    expect(report.skipped.map((k) => k.reason)).toContain('namespace monitoring is not in the input, so references to it are not checked');
+  });
+
   test('bad input exits 65 naming the file and line', async () => {
     const missing = await meshctl(['analyze', join(dir, 'nope.yaml')]);
     expect(missing.exitCode).toBe(65);
