@@ -228,7 +228,9 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
   if (ask) {
     await progress.pause();
     ctx.io.stderr.write(planText + '\n');
-    if (!(await confirm(ctx, `Change the existing install (${countLine(counts)})? [y/N] `))) {
+    // Without a meshctl install, what is being changed is someone else's (Istio's CRDs, a namespace).
+    const question = existing.previous ? 'Change the existing install' : 'Install, taking over the objects above that exist already';
+    if (!(await confirm(ctx, `${question} (${countLine(counts)})? [y/N] `))) {
       return { data: { ...data, aborted: true }, text: 'aborted: nothing was changed' };
     }
   }

@@ -358,6 +358,11 @@ describe('meshctl install on a real API server', () => {
 
     const dry = await run('install --profile minimal --dry-run');
     expect(dry.stdout).toContain('~ update Namespace meshctl-system (it existed before meshctl: adopted, and left in place by uninstall)');
+    // On a terminal, taking over what is there is asked first; "n" leaves it as it was.
+    const asked = await meshctl('install --profile minimal', { env: { ...kubeEnv(), CI: 'true' }, cwd: repo, isTTY: true, stdin: 'n\n' });
+    expect(asked.stderr).toMatch(/Install, taking over the objects above that exist already \(\d+ created, \d+ updated, 0 pruned, 0 unchanged\)\? \[y\/N\] $/);
+    expect(asked.stdout).toBe('aborted: nothing was changed\n');
+    expect((await core.readNamespace({ name: 'meshctl-system' })).metadata?.annotations?.['meshctl.dev/adopted']).toBeUndefined();
     const r = await run('install --profile minimal');
     expect(r.exitCode, r.stderr).toBe(0);
     expect((await core.readNamespace({ name: 'meshctl-system' })).metadata?.annotations?.['meshctl.dev/adopted']).toBe('true');
