@@ -91,5 +91,6 @@ async function readConfig(ctx: Context, files: readonly string[], recursive: boo
   const { loadSources } = await import('../core/analyze/load.js');
   if (files.length) return await overlay([], loadSources(await readInputs(ctx, files, recursive)), ctx.globals.namespace ?? 'default');
   const { ALL_ANALYZERS, inputKinds } = await import('../core/analyze/all.js');
-  return (await listClusterInputs(ctx, inputKinds(ALL_ANALYZERS))).resources;
+  // An account that may read only its namespace still gets an answer from what it can read.
+  return (await listClusterInputs(ctx, inputKinds(ALL_ANALYZERS), ctx.globals.allNamespaces ? undefined : await ctx.namespace())).resources;
 }

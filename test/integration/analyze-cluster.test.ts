@@ -158,6 +158,10 @@ describe('meshctl analyze against a real API server', () => {
     expect(report.messages.filter((m) => m.resource.name === 'ratings')).toEqual([]);
     expect(report.skipped.map((k) => k.analyzer)).toContain('virtualservice.destination-hosts');
 
+    const explained = await meshctl(['explain', 'reviews', '-n', ns, '-o', 'json'], { env });
+    expect(explained.exitCode).toBe(0);
+    expect((JSON.parse(explained.stdout) as { destinations: { subset?: string }[] }).destinations).toMatchObject([{ subset: 'v3' }]);
+
     // A namespace it may not read at all: the refusal, exit 77.
     const other = await freshNamespace('analyze-other');
     const denied = await meshctl(['analyze', '-n', other], { env });
