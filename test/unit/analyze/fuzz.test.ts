@@ -7,6 +7,7 @@ import { AnalysisContext } from '../../../src/core/analyze/context.js';
 import { analyze } from '../../../src/core/analyze/engine.js';
 import { explain } from '../../../src/core/analyze/explain.js';
 import { loadSources } from '../../../src/core/analyze/load.js';
+import { overlay } from '../../../src/core/analyze/overlay.js';
 import { buildReport } from '../../../src/core/analyze/report.js';
 import { InputError } from '../../../src/core/errors.js';
 import { formatGithub, formatHuman, formatJunit, formatSarif } from '../../../src/ui/analyze-format.js';
@@ -66,8 +67,9 @@ test('random and truncated YAML never crashes analysis, explain or output (only 
     const base = corpus[Math.floor(r() * corpus.length)] ?? '';
     const text = mutate(r, base);
     try {
-      const resources = loadSources([{ file: `fuzz-${i}.yaml`, text }]);
-      const result = await analyze({ resources, origin: r() < 0.5 ? 'files' : 'cluster', defaultNamespace: 'default' }, ALL_ANALYZERS);
+      // As the command reads files: redefinitions (the generator reuses names) merged and reported.
+      const { resources, redefined } = overlay([], loadSources([{ file: `fuzz-${i}.yaml`, text }]), 'default');
+      const result = await analyze({ resources, redefined, origin: r() < 0.5 ? 'files' : 'cluster', defaultNamespace: 'default' }, ALL_ANALYZERS);
       const report = buildReport(result, { suppressions: [], resources, defaultNamespace: 'default', failureThreshold: 'Error', outputThreshold: 'Info' });
       formatHuman(report, true);
       JSON.parse(formatSarif(report, 'test'));
