@@ -19,7 +19,8 @@ export const installCommand = defineCommand({
     'an existing Istio or meshctl install), then server-side apply in dependency order: namespace,\n' +
     'CRDs (waiting until Established), RBAC, config, workloads, webhook. Re-running with the same\n' +
     'inputs changes nothing and says so; with changed inputs it shows the diff and prunes what the\n' +
-    'new render no longer has. CRDs that existed before (an Istio install) are adopted, never deleted.',
+    'new render no longer has. Objects that existed before (an Istio install\'s CRDs, a meshctl-system\n' +
+    'namespace you made) are adopted: uninstall leaves them in place.',
   options: [
     ...RENDER_OPTIONS,
     { flags: '--dry-run', description: 'show what would change (server-side dry run) and change nothing' },

@@ -9,8 +9,9 @@ export const uninstallCommand = defineCommand({
   description:
     'Deletes every object that carries meshctl\'s install labels, last-applied first. The CRDs stay\n' +
     '(and with them every VirtualService, DestinationRule, ...) unless --purge; --purge says how many\n' +
-    'mesh objects would be lost and asks first, unless -y. CRDs that existed before meshctl installed\n' +
-    '(an Istio install\'s) are never deleted: meshctl only removes its labels from them.',
+    'mesh objects would be lost and asks first, unless -y. Objects that existed before meshctl installed\n' +
+    '(an Istio install\'s CRDs, a meshctl-system namespace you made) are never deleted: meshctl only\n' +
+    'removes its labels from them. Nor is meshctl-system while it holds objects meshctl did not install.',
   options: [
     { flags: '--purge', description: 'also delete the CRDs meshctl created, and every object of those kinds' },
     { flags: '-y, --yes', description: 'do not ask before --purge deletes mesh objects' },
