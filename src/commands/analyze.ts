@@ -338,6 +338,13 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
       notes.push(`listing every namespace is forbidden for this user: analyzed namespace ${scopedTo} only; checks that need other namespaces are skipped`);
     } else if (unlisted.length) notes.push(`not listed from the cluster (not served): ${unlisted.join(', ')}`);
   }
+  // Files overlaid on cluster state (live or a snapshot), no -n/-A: a pull request check is about
+  // the namespaces the change touches, not every old finding elsewhere in the cluster.
+  let scopedToFiles = false;
+  if (!scopedTo && (useCluster || typeof opts.snapshot === 'string') && files.length > 0 && !ctx.globals.namespace && !ctx.globals.allNamespaces) {
+    namespaces = new Set(fileInputs.map((r) => r.resource.metadata.namespace || (r.resource.kind === 'Namespace' ? r.resource.metadata.name : defaultNamespace)));
+    scopedToFiles = true;
+  }
   // Against cluster state (live or a snapshot), -n must name a namespace that is there.
   if (origin === 'cluster' && ctx.globals.namespace && !ctx.globals.allNamespaces) {
     const ns = ctx.globals.namespace;
@@ -348,6 +355,11 @@ async function runAnalyze(ctx: Context, args: string[], opts: Record<string, unk
   }
 
   const result = await analyze({ resources, origin, defaultNamespace, unlistedKinds, redefined }, ALL_ANALYZERS);
+  if (scopedToFiles && namespaces) {
+    const inScope = namespaces;
+    const outside = result.messages.filter((m) => m.resource.namespace !== undefined && !inScope.has(m.resource.namespace)).length;
+    if (outside) notes.push(`${outside} finding${outside === 1 ? '' : 's'} in namespaces the files do not touch not shown (-A shows every namespace)`);
+  }
   const report = buildReport(result, { suppressions, resources, defaultNamespace, failureThreshold, outputThreshold, baseline, namespaces });
   const format = ctx.globals.output;
   const ui = await import('../ui/analyze-format.js');

@@ -114,6 +114,23 @@ describe('analyze against a cluster', () => {
     expect(offline.skipped.map((s: { analyzer: string }) => s.analyzer)).toContain('selector.no-workloads');
   });
 
+  test('files on the cluster without -n: findings in namespaces the change does not touch are counted, not shown', async () => {
+    const broken = join(mkdtempSync(join(tmpdir(), 'meshctl-analyze-cluster-')), 'state.yaml');
+    writeFileSync(broken, STATE.replace('subset: v1}}]}]', 'subset: v9}}]}]'));
+    const change = join(mkdtempSync(join(tmpdir(), 'meshctl-analyze-pr-')), 'default.yaml');
+    writeFileSync(change, 'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec: {selector: {app: web}, ports: [{name: http, port: 80}]}\n');
+    const dir = join(broken, '..');
+    const r = await meshctl(['--local', dir, 'analyze', '--cluster', change]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain('1 finding in namespaces the files do not touch not shown (-A shows every namespace)');
+    expect((await meshctl(['--local', dir, 'analyze', '--cluster', '-A', change])).exitCode).toBe(79);
+    // The same through a snapshot.
+    const snap = join(dir, 'snap.yaml');
+    writeFileSync(snap, (await meshctl(['--local', dir, 'cluster', 'snapshot'])).stdout);
+    expect((await meshctl(['analyze', '--snapshot', snap, change])).exitCode).toBe(0);
+    expect((await meshctl(['analyze', '--snapshot', snap, '-n', 'prod', change])).exitCode).toBe(79);
+  });
+
   test('a namespace that does not exist is an error', async () => {
     const r = await meshctl(['--local', mesh, 'analyze', '-n', 'staging']);
     expect(r.exitCode).toBe(65);
