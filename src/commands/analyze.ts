@@ -16,7 +16,9 @@ export const analyzeCommand = defineCommand({
     'With FILES (or - for stdin) analysis is offline: every Kubernetes object in the files is an input, so a host ' +
     'defined in the same change is never reported missing; checks that need objects the files do not hold are ' +
     'listed as skipped. Without files it analyzes the current cluster (-n, -A). --cluster overlays the files on ' +
-    'the cluster, as a pull request would change it; --snapshot does the same from `meshctl cluster snapshot`. ' +
+    'the cluster, as a pull request would change it, and reports the namespaces the files touch (-n or -A to choose); ' +
+    '--snapshot does the same from `meshctl cluster snapshot`. An object defined twice in the files is analyzed as ' +
+    'the last definition (MSH0001 says so). With -R, Helm charts are skipped (render them: helm template | meshctl analyze -). ' +
     'Exit 0 when nothing is at or above --failure-threshold, 79 when something is, 65 for unreadable input.\n\n' +
     `Suppressions and thresholds can also live in ${REPO_CONFIG} (analyze: {suppress: [...], failureThreshold: Warning}).`,
   args: [{ name: 'files', description: 'YAML/JSON files or directories; - reads stdin', variadic: true }],
