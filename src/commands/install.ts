@@ -102,7 +102,8 @@ export async function installProgress(ctx: Context): Promise<Progress> {
       Box,
       { flexDirection: 'column' },
       h(Static<{ key: number; line: string }>, { items: finished.slice(printed), children: (item: { key: number; line: string }) => (item.line.startsWith('warning: ') ? h(Text, { key: item.key, color: 'yellow' }, `! ${item.line}`) : h(Text, { key: item.key, color: 'green' }, `✔ ${item.line}`)) }),
-      current ? h(Text, { color: 'cyan' }, `▶ ${current}`) : null,
+      // One live line, cut to the terminal's width: a wrapped line would leave pieces behind on redraw.
+      current ? h(Text, { color: 'cyan', wrap: 'truncate-end' }, `▶ ${current}`) : null,
     );
   let instance: ReturnType<typeof render> | undefined;
   const draw = () => {
@@ -264,8 +265,11 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
 }
 
 async function waitDeployment(kube: KubeApplier, namespace: string, name: string, timeoutMs: number, ready: (r: Resource | undefined) => string | true, progress: Progress): Promise<void> {
-  progress.doing(`waiting for Deployment ${namespace}/${name} to be ready`);
-  await kube.waitFor({ kind: 'Deployment', namespace, name }, ready, { timeoutMs, intervalMs: 250 });
+  const what = `waiting for Deployment ${namespace}/${name} to be ready`;
+  progress.doing(what);
+  // The live line says why it is not ready yet and for how long; plain logs keep the one line above.
+  const onWait = (why: string, ms: number) => progress.status(`${what} (${Math.floor(ms / 1000)}s/${Math.round(timeoutMs / 1000)}s): ${why}`);
+  await kube.waitFor({ kind: 'Deployment', namespace, name }, ready, { timeoutMs, intervalMs: 250, onWait });
   progress.done(`Deployment ${namespace}/${name} is ready`);
 }
 

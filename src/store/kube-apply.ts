@@ -222,15 +222,17 @@ export class KubeApplier {
   async waitFor(
     r: { kind: string; namespace?: string | undefined; name: string },
     ready: (obj: Resource | undefined) => string | true,
-    opts: { timeoutMs: number; intervalMs?: number; now?: () => number },
+    opts: { timeoutMs: number; intervalMs?: number; now?: () => number; onWait?: (why: string, elapsedMs: number) => void },
   ): Promise<void> {
     const now = opts.now ?? Date.now;
-    const deadline = now() + opts.timeoutMs;
+    const start = now();
+    const deadline = start + opts.timeoutMs;
     let why: string;
     for (;;) {
       const verdict = ready(await this.get(r));
       if (verdict === true) return;
       why = verdict;
+      opts.onWait?.(why, now() - start);
       if (now() >= deadline) break;
       await new Promise((res) => setTimeout(res, Math.min(opts.intervalMs ?? 250, Math.max(0, deadline - now()))));
     }

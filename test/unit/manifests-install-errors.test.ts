@@ -31,7 +31,10 @@ beforeAll(async () => {
     requests.push(`${req.method} ${req.url}`);
     res.setHeader('content-type', 'application/json');
     if (req.url === '/version') res.end(JSON.stringify({ major: '1', minor: '20', gitVersion: 'v1.20.15' }));
-    else {
+    else if (req.url === '/apis/apps/v1/namespaces/meshctl-system/deployments/meshctl-controller') {
+      // A Deployment no kubelet will ever run.
+      res.end(JSON.stringify({ metadata: { name: 'meshctl-controller', namespace: 'meshctl-system', generation: 1 }, spec: { replicas: 2 }, status: { observedGeneration: 1, updatedReplicas: 2, readyReplicas: 0 } }));
+    } else {
       res.statusCode = 500;
       res.end('{}');
     }
@@ -71,6 +74,26 @@ describe('install pre-checks', () => {
     const r = await meshctl('install', { env: { KUBECONFIG: join(dir, 'missing.kubeconfig') } });
     expect(r.exitCode).toBe(69);
     expect(r.stderr).toContain('does not exist');
+  });
+
+  it('waitFor reports why and for how long it has waited, then times out naming the reason', async () => {
+    const { KubeApplier, deploymentReady } = await import('../../src/store/kube-apply.js');
+    const addr = server.address() as { port: number };
+    const kube = await KubeApplier.open({ env: { KUBECONFIG: kubeconfig('wait', `http://127.0.0.1:${addr.port}`) } });
+    const seen: [string, number][] = [];
+    let t = 0;
+    const wait = kube.waitFor({ kind: 'Deployment', namespace: 'meshctl-system', name: 'meshctl-controller' }, deploymentReady, {
+      timeoutMs: 1000,
+      intervalMs: 1,
+      now: () => (t += 300), // each look at the clock is 300ms later: bounded, and no real waiting
+      onWait: (why, ms) => seen.push([why, ms]),
+    });
+    await expect(wait).rejects.toThrow('Deployment meshctl-controller in namespace "meshctl-system" is not ready after 1s: 0 of 2 replicas ready');
+    await kube.close();
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.every(([why]) => why === '0 of 2 replicas ready')).toBe(true);
+    expect(seen.map(([, ms]) => ms)).toEqual([...seen.map(([, ms]) => ms)].sort((a, b) => a - b));
+    expect(seen[0]?.[1]).toBeGreaterThan(0);
   });
 
   it('plans objects a few at a time, keeping their order', async () => {
