@@ -23,7 +23,10 @@ export interface Merged {
  * (the same file given twice) is not a redefinition.
  */
 export function overlay(base: readonly InputResource[], top: readonly InputResource[], defaultNamespace: string): Merged {
-  const key = (r: Resource) => `${r.kind}/${r.metadata.namespace || (r.kind === 'Namespace' ? '' : defaultNamespace)}/${r.metadata.name}`;
+  // The API group is part of an object's identity (an Istio Gateway and a Gateway API Gateway may
+  // share a name); the version is not (v1alpha3 and v1 are the same stored object).
+  const group = (r: Resource) => (typeof r.apiVersion === 'string' && r.apiVersion.includes('/') ? r.apiVersion.slice(0, r.apiVersion.lastIndexOf('/')) : '');
+  const key = (r: Resource) => `${group(r)}/${r.kind}/${r.metadata.namespace || (r.kind === 'Namespace' ? '' : defaultNamespace)}/${r.metadata.name}`;
   const merged = new Map<string, InputResource>();
   for (const r of base) merged.set(key(r.resource), r);
   const fromTop = new Map<string, InputResource[]>();

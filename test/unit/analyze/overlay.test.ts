@@ -33,6 +33,18 @@ describe('overlay (pure)', () => {
     expect(redefined).toEqual([]);
   });
 
+  test('another API group is another object; another version of the same group is the same one', () => {
+    const gw = (apiVersion: string, extra: string) => `apiVersion: ${apiVersion}\nkind: Gateway\nmetadata: {name: web}\nspec: {${extra}}\n`;
+    const files = loadSources([
+      { file: 'istio.yaml', text: gw('networking.istio.io/v1', 'selector: {istio: ingressgateway}') },
+      { file: 'gateway-api.yaml', text: gw('gateway.networking.k8s.io/v1', 'gatewayClassName: istio') },
+      { file: 'old.yaml', text: gw('networking.istio.io/v1alpha3', 'selector: {istio: egressgateway}') },
+    ]);
+    const { resources, redefined } = overlay([], files, 'default');
+    expect(resources.map((r) => r.file).sort()).toEqual(['gateway-api.yaml', 'old.yaml']);
+    expect(redefined.map((d) => [d.kept.file, d.replaced.map((r) => r.file)])).toEqual([['old.yaml', ['istio.yaml']]]);
+  });
+
   test('other namespaces are other objects', () => {
     const files = loadSources([{ file: 'a.yaml', text: `${dr(['v1'], 'prod')}---\n${dr(['v2'], 'staging')}` }]);
     expect(overlay([], files, 'default').redefined).toEqual([]);
