@@ -106,7 +106,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it('serves the mesh in --config DIR, reloads on edit, and drains on SIGTERM', async () => {
+it('serves the mesh in --config DIR, reloads on edit, survives a broken edit, and drains on SIGTERM', async () => {
   const ready = JSON.parse(await waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; admin: number; health: number }; version: string };
   expect(ready.ports.outbound).toBeGreaterThan(0);
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v1 /r');
@@ -118,6 +118,12 @@ it('serves the mesh in --config DIR, reloads on edit, and drains on SIGTERM', as
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v2 /r');
   const dump = JSON.parse((await get(ready.ports.admin, 'admin', '/config_dump')).body) as { version: string };
   expect(dump.version).toBe(reload.version);
+
+  // A half-saved, broken file keeps the last good config serving.
+  const before = lines.length;
+  writeFileSync(join(dir, 'mesh.yaml'), mesh(100) + '\n  - {destination: [unclosed\n');
+  await waitFor((l) => lines.indexOf(l) >= before && l.includes('"level"'));
+  expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v2 /r');
 
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   proc.kill('SIGTERM');
