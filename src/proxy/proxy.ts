@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import type { Resource } from '../api/resource.js';
 import { compileSnapshot } from '../core/compile/compile.js';
+import { nextFaultExpiry } from '../core/traffic/fault-expiry.js';
 import type { Cluster, Snapshot } from '../core/compile/snapshot.js';
 import { applyOps, composeRoute, Exchange, isHopByHopRaw, MAX_REPLAY_BODY, newRequestId, type ExchangeHost, type Stage } from './exchange.js';
 import { Metrics, type DestinationStats } from './metrics.js';
@@ -70,6 +71,7 @@ export class MeshProxy implements ExchangeHost {
   #gen: Generation | undefined;
   #inflight = 0;
   #drained: (() => void) | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
   readonly #servers: Server[] = [];
   #outbound!: Server;
   #inbound!: Server;
@@ -125,7 +127,16 @@ export class MeshProxy implements ExchangeHost {
   /** Compiles `resources` and swaps the generation when the content hash changed. Returns whether it did. */
   update(resources: Resource[]): boolean {
     const o = this.#opts;
+    const now = new Date();
+    // A fault with an expiry (meshctl inject fault --duration) stops on its own: recompile at that moment.
+    if (this.#expiryTimer) clearTimeout(this.#expiryTimer);
+    const next = nextFaultExpiry(resources.filter((r) => r.kind === 'VirtualService'), now);
+    if (next && !this.draining) {
+      this.#expiryTimer = setTimeout(() => this.update(resources), Math.min(next.getTime() - now.getTime() + 1, 2 ** 31 - 1));
+      this.#expiryTimer.unref();
+    }
     const snapshot = compileSnapshot(resources, {
+      now,
       workload: o.workload,
       namespace: o.namespace,
       ...(o.labels ? { labels: o.labels } : {}),
@@ -457,6 +468,7 @@ export class MeshProxy implements ExchangeHost {
   /** Drains, waits up to `graceMs` for requests in flight, then closes everything. */
   async shutdown(graceMs: number): Promise<void> {
     this.startDrain();
+    if (this.#expiryTimer) clearTimeout(this.#expiryTimer);
     if (this.#inflight > 0) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, graceMs);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DEFAULT_DOMAIN, fqdn, hostMatches, isWildcard, normalizeHost } from '../../api/hosts.js';
 import type { Resource } from '../../api/resource.js';
+import { faultActive } from '../traffic/fault-expiry.js';
 import { arr, durationMs, num, obj, percent, str, strMap, type Obj } from './read.js';
 import {
   SNAPSHOT_FORMAT,
@@ -39,6 +40,11 @@ export interface CompileOptions {
   /** Overrides the mesh config's outboundTrafficPolicy (ConfigMap istio in istio-system, as Istio's). */
   outboundTrafficPolicy?: 'REGISTRY_ONLY' | 'ALLOW_ANY' | undefined;
   domain?: string;
+  /**
+   * The time faults are judged at: a route's fault whose `meshctl.io/fault-expires` time has passed is
+   * dropped (see src/core/traffic/fault-expiry.ts). Undefined keeps every fault; the compiler reads no clock.
+   */
+  now?: Date | undefined;
 }
 
 /** Istio's default retry policy for HTTP routes without `retries` (pilot `DefaultRetryPolicy`). */
@@ -125,7 +131,7 @@ export function compileSnapshot(resources: readonly Resource[], opts: CompileOpt
     return name;
   };
 
-  const routeCtx: RouteCtx = { identity, all: vss, services, ensure: ensureCluster, domain, warnings };
+  const routeCtx: RouteCtx = { now: opts.now, identity, all: vss, services, ensure: ensureCluster, domain, warnings };
   const virtualHosts: VirtualHost[] = [];
   for (const svc of [...services.values()].sort((a, b) => a.host.localeCompare(b.host))) {
     const vs = vss.find((v) => v.hosts.some((h) => hostMatches(h, svc.host)));
@@ -496,6 +502,7 @@ function virtualServices(list: Resource[], _proxyNs: string, domain: string): Vs
 }
 
 interface RouteCtx {
+  now: Date | undefined;
   identity: ProxyIdentity;
   all: VsModel[];
   services: Map<string, ServiceModel>;
@@ -607,7 +614,7 @@ function compileHttpRoutes(vs: VsModel, http: Obj[], svc: ServiceModel, port: nu
     }
     const retries = obj(h.retries);
     base.retries = retries ? retryPolicy(retries, vs.nonIdempotentRetries) : { ...DEFAULT_RETRIES, nonIdempotent: vs.nonIdempotentRetries };
-    const fault = faultPolicy(obj(h.fault));
+    const fault = ctx.now && !faultActive(h, vs.resource, ctx.now) ? undefined : faultPolicy(obj(h.fault));
     if (fault) base.fault = fault;
     const mirrors: MirrorPolicy[] = [];
     const addMirror = (dest: Obj | undefined, pct: number) => {

@@ -334,3 +334,16 @@ describe('mesh config', () => {
     expect(compileSnapshot([cm('outboundTrafficPolicy: {mode: ALLOW_ANY}')], { workload: 'x', namespace: 'default', outboundTrafficPolicy: 'REGISTRY_ONLY' }).outboundTrafficPolicy).toBe('REGISTRY_ONLY');
   });
 });
+
+describe('fault expiry', () => {
+  it('keeps a fault before its expiry and drops it (keeping the route) after; no `now` keeps it', () => {
+    const v = vs('web', { hosts: ['web'], http: [{ name: 'meshctl-fault-a', fault: { delay: { fixedDelay: '1s' } }, route: [to('web')] }] }, {
+      annotations: { 'meshctl.io/fault-expires': JSON.stringify({ 'meshctl-fault-a': '2026-01-01T00:10:00Z' }) },
+    });
+    const route = (now?: Date) => compileSnapshot([svc('web'), v], { workload: 'x', namespace: 'default', now }).virtualHosts[0]!.ports[0]!.routes[0]!;
+    expect(route(new Date('2026-01-01T00:09:59Z')).fault).toEqual({ delay: { fixedDelayMs: 1000, percent: 100 } });
+    expect(route(new Date('2026-01-01T00:10:00Z')).fault).toBeUndefined();
+    expect(route(new Date('2026-01-01T00:10:00Z')).destinations).toHaveLength(1);
+    expect(route().fault).toBeDefined();
+  });
+});

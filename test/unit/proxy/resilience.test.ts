@@ -423,3 +423,21 @@ describe('retry host selection', () => {
     expect(bad.hits.length).toBeGreaterThan(0); // LEAST_REQUEST did pick it first sometimes
   });
 });
+
+describe('fault expiry (meshctl inject fault --duration)', () => {
+  it('drops the fault at its meshctl.io/fault-expires time without a config change', async () => {
+    const u = await up('u');
+    const expires = new Date(Date.now() + 400).toISOString();
+    const faulty: Resource = {
+      ...vs('svc', { hosts: ['svc.local'], http: [{ name: 'meshctl-fault-1', fault: { abort: { httpStatus: 500, percentage: { value: 100 } } }, route: [{ destination: { host: 'svc.local' } }] }] }),
+    };
+    faulty.metadata.annotations = { 'meshctl.io/fault-expires': JSON.stringify({ 'meshctl-fault-1': expires }) };
+    const p = await proxy([se('svc.local', 'svc'), we('s1', 'svc', u.port), faulty]);
+    const v1 = p.snapshot!.version;
+    expect((await send(p.ports.outbound, 'svc.local', '/')).headers['x-meshctl-flags']).toBe('FI');
+    await sleep(600);
+    expect((await send(p.ports.outbound, 'svc.local', '/')).status).toBe(200);
+    expect(p.snapshot!.version).not.toBe(v1);
+    expect(p.snapshot!.virtualHosts[0]!.ports[0]!.routes[0]!.fault).toBeUndefined();
+  });
+});
