@@ -1,6 +1,6 @@
 import type { Analyzer } from '../types.js';
 import { walk } from '../routes.js';
-import { parseDuration, specOf } from '../util.js';
+import { parseDuration, pathString, specOf } from '../util.js';
 
 /** Fields that hold a duration, wherever they appear in a mesh resource. */
 const DURATION_KEYS = new Set(['timeout', 'perTryTimeout', 'fixedDelay', 'connectTimeout', 'idleTimeout', 'interval', 'baseEjectionTime', 'time', 'maxStreamDuration', 'drainTimeout', 'maxConnectionDuration']);
@@ -18,7 +18,7 @@ export const durationsAndPercentages: Analyzer = {
       for (const r of ctx.of(kind)) {
         walk(specOf(r.resource), ['spec'], (key, value, path) => {
           if (typeof key !== 'string') return;
-          const where = path.slice(1).map(String).join('.');
+          const where = pathString(path);
           if (DURATION_KEYS.has(key) && typeof value === 'string') {
             const d = parseDuration(value);
             if ('error' in d) report.report('MSH0202', r, path, value, where, d.error);
