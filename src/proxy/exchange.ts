@@ -57,6 +57,8 @@ export class Exchange {
   done = false;
   hashKey: string | undefined;
   requestId = '';
+  /** Inbound: the caller's `x-meshctl-peer` ('' when it did not say). */
+  peer = '';
   routeTimer: NodeJS.Timeout | undefined;
   waitTimer: NodeJS.Timeout | undefined;
 

@@ -79,21 +79,57 @@ export class DestinationStats {
   }
 }
 
+/** A workload as the metrics name it: what the caller's proxy sends in `x-meshctl-peer`. */
+export interface PeerIdentity {
+  workload: string;
+  namespace: string;
+  canonical: string;
+  version: string;
+}
+
+export const UNKNOWN_PEER: PeerIdentity = { workload: 'unknown', namespace: 'unknown', canonical: 'unknown', version: 'unknown' };
+
+export function canonicalOf(w: { workload: string; labels: Record<string, string> }): string {
+  return w.labels['service.istio.io/canonical-name'] ?? w.labels.app ?? w.workload;
+}
+
+/**
+ * Metadata exchange over a plain header, as Istio's sidecars do with x-envoy-peer-metadata when there
+ * is no mTLS: the calling proxy says who it is, the called proxy labels its metrics with it. Like
+ * Istio's plaintext exchange it is informational, not authentication.
+ */
+export const PEER_HEADER = 'x-meshctl-peer';
+
+export function encodePeer(p: PeerIdentity): string {
+  return [p.workload, p.namespace, p.canonical, p.version].map(encodeURIComponent).join(';');
+}
+
+export function decodePeer(v: string): PeerIdentity | undefined {
+  const parts = v.split(';');
+  if (parts.length !== 4) return undefined;
+  try {
+    const [workload, namespace, canonical, version] = parts.map(decodeURIComponent) as [string, string, string, string];
+    return { workload, namespace, canonical, version };
+  } catch {
+    return undefined;
+  }
+}
+
 export class Metrics {
   readonly #stats = new Map<string, DestinationStats>();
 
   constructor(readonly source: { workload: string; namespace: string; labels: Record<string, string> }) {}
 
-  /** The record set for a destination; same labels give the same object across reloads. */
-  destination(reporter: 'source' | 'destination', d: DestinationLabels, security: string): DestinationStats {
-    const src = this.source;
-    const canonical = src.labels['service.istio.io/canonical-name'] ?? src.labels.app ?? src.workload;
+  /** The record set for a destination; `peer` replaces this proxy as the source (inbound: the caller). */
+  destination(reporter: 'source' | 'destination', d: DestinationLabels, security: string, peer?: PeerIdentity): DestinationStats {
+    const src = peer ?? { workload: this.source.workload, namespace: this.source.namespace, canonical: canonicalOf(this.source), version: this.source.labels.version ?? 'unknown' };
+    const canonical = src.canonical;
     const parts = [
       `reporter="${reporter}"`,
       `source_workload="${esc(src.workload)}"`,
       `source_workload_namespace="${esc(src.namespace)}"`,
       `source_canonical_service="${esc(canonical)}"`,
-      `source_version="${esc(src.labels.version ?? 'unknown')}"`,
+      `source_version="${esc(src.version)}"`,
       `destination_workload="${esc(d.destinationWorkload)}"`,
       `destination_workload_namespace="${esc(d.destinationWorkloadNamespace)}"`,
       `destination_service="${esc(d.destinationService)}"`,

@@ -6,7 +6,7 @@ import { compileSnapshot } from '../core/compile/compile.js';
 import { nextFaultExpiry } from '../core/traffic/fault-expiry.js';
 import type { Cluster, Snapshot } from '../core/compile/snapshot.js';
 import { applyOps, composeRoute, Exchange, isHopByHopRaw, MAX_REPLAY_BODY, newRequestId, type ExchangeHost, type Stage } from './exchange.js';
-import { Metrics, type DestinationStats } from './metrics.js';
+import { canonicalOf, decodePeer, encodePeer, Metrics, PEER_HEADER, UNKNOWN_PEER, type DestinationStats } from './metrics.js';
 import { compileRoute, RouteTable, type CompiledRoute } from './router.js';
 import { ClusterRuntime, PoolRegistry } from './upstream.js';
 
@@ -72,13 +72,19 @@ export class MeshProxy implements ExchangeHost {
   #inflight = 0;
   #drained: (() => void) | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
+  /** This workload as `x-meshctl-peer` says it, built once. */
+  readonly #peerHeader: string;
+  /** Inbound records per calling workload (header value), bounded: beyond it callers count as unknown. */
+  readonly #inboundStats = new Map<string, DestinationStats>();
   readonly #servers: Server[] = [];
   #outbound!: Server;
   #inbound!: Server;
 
   private constructor(opts: ProxyOptions) {
     this.#opts = opts;
-    this.#metrics = new Metrics({ workload: opts.workload, namespace: opts.namespace, labels: opts.labels ?? { app: opts.workload } });
+    const labels = opts.labels ?? { app: opts.workload };
+    this.#metrics = new Metrics({ workload: opts.workload, namespace: opts.namespace, labels });
+    this.#peerHeader = encodePeer({ workload: opts.workload, namespace: opts.namespace, canonical: canonicalOf({ workload: opts.workload, labels }), version: labels.version ?? 'unknown' });
   }
 
   /** Binds every listener (port 0 picks a free one; see `ports`) and loads the first config. */
@@ -199,7 +205,7 @@ export class MeshProxy implements ExchangeHost {
 
   finished(ex: Exchange): void {
     if (this.#opts.metrics) {
-      const stats = ex.endpoint?.stats ?? this.localStats(ex.cluster, ex.reporter);
+      const stats = ex.reporter === 'destination' ? this.#callerStats(ex.peer) : (ex.endpoint?.stats ?? this.localStats(ex.cluster, ex.reporter));
       stats?.record(ex.status, ex.flag, performance.now() - ex.start, ex.requestBytes, ex.responseBytes);
     }
     if (this.#opts.accessLog) {
@@ -222,6 +228,29 @@ export class MeshProxy implements ExchangeHost {
       );
     }
     if (--this.#inflight === 0 && this.#drained) this.#drained();
+  }
+
+  #callerStats(peer: string): DestinationStats {
+    let s = this.#inboundStats.get(peer);
+    if (s) return s;
+    const o = this.#opts;
+    const labels = o.labels ?? { app: o.workload };
+    const p = (this.#inboundStats.size < 1000 && decodePeer(peer)) || UNKNOWN_PEER;
+    s = this.#metrics.destination(
+      'destination',
+      {
+        destinationWorkload: o.workload,
+        destinationWorkloadNamespace: o.namespace,
+        destinationService: this.#gen?.snapshot.clusters.find((c) => c.direction === 'inbound')?.service ?? o.workload,
+        destinationServiceName: canonicalOf({ workload: o.workload, labels }),
+        destinationServiceNamespace: o.namespace,
+        destinationVersion: labels.version ?? 'unknown',
+      },
+      'none',
+      p,
+    );
+    if (this.#inboundStats.size < 1000) this.#inboundStats.set(peer, s);
+    return s;
   }
 
   // ---- listeners ----
@@ -284,6 +313,7 @@ export class MeshProxy implements ExchangeHost {
     }
     if (!scan.hasRequestId) out.push('x-request-id', (ex.requestId = newRequestId()));
     else ex.requestId = String(req.headers['x-request-id'] ?? '');
+    out.push(PEER_HEADER, this.#peerHeader);
     const stage = gen.stages.get(cr)!;
     this.#withBody(ex, scan, (route.retries?.attempts ?? 0) > 0 || !!route.mirrors, stage);
   }
@@ -334,6 +364,7 @@ export class MeshProxy implements ExchangeHost {
       return;
     }
     ex.route = gen.inbound.route;
+    ex.peer = scan.peer;
     ex.requestId = scan.hasRequestId ? String(req.headers['x-request-id'] ?? '') : '';
     this.#withBody(ex, scan, false, gen.inbound.stage);
   }
@@ -492,6 +523,8 @@ interface HeaderScan {
   contentLength: number;
   chunked: boolean;
   hasRequestId: boolean;
+  /** `x-meshctl-peer` as received ('' when absent); never forwarded, each proxy sets its own. */
+  peer: string;
 }
 
 /**
@@ -503,6 +536,7 @@ function scanHeaders(raw: string[], out: string[]): HeaderScan {
   let contentLength = -1;
   let chunked = false;
   let hasRequestId = false;
+  let peer = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
@@ -512,11 +546,17 @@ function scanHeaders(raw: string[], out: string[]): HeaderScan {
       continue;
     }
     if (n === 4 && authority === '' && name.toLowerCase() === 'host') authority = value;
-    else if (n === 14 && name.toLowerCase() === 'content-length') contentLength = Number(value);
-    else if (n === 12 && name.toLowerCase() === 'x-request-id') hasRequestId = true;
+    else if (n === 14) {
+      const lower = name.toLowerCase();
+      if (lower === 'content-length') contentLength = Number(value);
+      else if (lower === PEER_HEADER) {
+        peer = value;
+        continue;
+      }
+    } else if (n === 12 && name.toLowerCase() === 'x-request-id') hasRequestId = true;
     out.push(name, value);
   }
-  return { authority, contentLength, chunked, hasRequestId };
+  return { authority, contentLength, chunked, hasRequestId, peer };
 }
 
 function rewritePath(url: string, cr: CompiledRoute, matchedPrefix: string | undefined): string {

@@ -249,14 +249,17 @@ describe('reloads, drain, inbound', () => {
     agent.destroy();
   });
 
-  it('inbound forwards to the app port and reports as destination', async () => {
+  it('inbound forwards to the app port and reports as destination, with the caller from x-meshctl-peer', async () => {
     const app = await up('app');
     const p = await startProxy([], { appPort: app.port, workload: 'app-v1', labels: { app: 'app', version: 'v1' } });
     cleanup.push(() => p.shutdown(50));
-    const r = await send(p.ports.inbound, 'app.default.svc.cluster.local', '/hello');
+    const r = await send(p.ports.inbound, 'app.default.svc.cluster.local', '/hello', { headers: { 'x-meshctl-peer': 'productpage-v1;default;productpage;v1' } });
     expect(JSON.parse(r.body).url).toBe('/hello');
+    expect(JSON.parse(r.body).headers['x-meshctl-peer']).toBeUndefined(); // not passed on to the app
+    await send(p.ports.inbound, 'app.default.svc.cluster.local', '/anon');
     const prom = (await send(p.ports.stats, 's', '/stats/prometheus')).body;
-    expect(prom).toMatch(/istio_requests_total\{reporter="destination",.*destination_workload="app-v1",.*connection_security_policy="none",response_code="200"/);
+    expect(prom).toMatch(/istio_requests_total\{reporter="destination",source_workload="productpage-v1",source_workload_namespace="default",source_canonical_service="productpage",source_version="v1",destination_workload="app-v1",.*destination_version="v1",.*connection_security_policy="none",response_code="200",response_flags="-"\} 1/);
+    expect(prom).toMatch(/istio_requests_total\{reporter="destination",source_workload="unknown",.*destination_workload="app-v1",.*response_code="200",response_flags="-"\} 1/);
   });
 
   it('drain: stops accepting, finishes the request in flight, /ready says DRAINING', async () => {

@@ -67,6 +67,7 @@ describe('outbound routing', () => {
     expect(seen.headers['proxy-connection']).toBeUndefined();
     expect(seen.headers.te).toBeUndefined();
     expect(seen.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen.headers['x-meshctl-peer']).toBe('client;default;client;unknown'); // metadata exchange for the called proxy
     expect(r.headers['x-route']).toBe('api');
     expect(r.headers['x-upstream']).toBeUndefined();
   });
