@@ -67,6 +67,8 @@ describe('meshctl analyze against a real API server', () => {
     const [msg] = (JSON.parse(r.stdout) as { messages: JsonMessage[] }).messages;
     expect(msg?.resource.namespace).toBe(ns);
     expect(msg?.origin).toBeUndefined();
+    // The namespace's own objects (Namespace, Service, Deployment, DestinationRule, VirtualService), not the whole cluster's.
+    expect((JSON.parse(r.stdout) as { summary: { resources: number } }).summary.resources).toBe(5);
     expect(r.exitCode).toBe(79);
 
     const human = await meshctl(['analyze', '-n', ns], { env: kubeEnv() });

@@ -51,7 +51,8 @@ export function buildReport(result: AnalysisResult, opts: ReportOptions): Analys
     skipped: result.skipped,
     analyzers: result.analyzers,
     summary: {
-      resources: result.resources,
+      // With -n, the objects of that namespace (the others were read only as references).
+      resources: ns ? opts.resources.filter(({ resource: r }) => (r.kind === 'Namespace' ? ns.has(r.metadata.name) : ns.has(r.metadata.namespace || opts.defaultNamespace))).length : result.resources,
       errors: shown.filter((m) => m.level === 'Error').length,
       warnings: shown.filter((m) => m.level === 'Warning').length,
       infos: shown.filter((m) => m.level === 'Info').length,
