@@ -64,6 +64,8 @@ const MAX_PASSTHROUGH_CLUSTERS = 1024;
 export class MeshProxy implements ExchangeHost {
   draining = false;
   reloads = 0;
+  /** More `name: value` lines for admin /stats (the discovery client's connection state). */
+  extraStats: (() => string[]) | undefined;
   readonly ports: ProxyPorts = { outbound: 0, inbound: 0, admin: 0, stats: 0, health: 0 };
   readonly #opts: ProxyOptions;
   readonly #pools = new PoolRegistry((origin, o) => new Pool(origin, o));
@@ -151,6 +153,12 @@ export class MeshProxy implements ExchangeHost {
       telemetry: { metrics: o.metrics, accessLog: o.accessLog },
       outboundTrafficPolicy: o.outboundTrafficPolicy,
     });
+    return this.applySnapshot(snapshot);
+  }
+
+  /** Swaps in a compiled snapshot (from update, or from the controller's discovery stream) unless its version is current. */
+  applySnapshot(snapshot: Snapshot): boolean {
+    const o = this.#opts;
     if (this.#gen && this.#gen.snapshot.version === snapshot.version) return false;
     const prev = this.#gen;
     const metrics = o.metrics ? this.#metrics : undefined;
@@ -449,6 +457,7 @@ export class MeshProxy implements ExchangeHost {
           `meshctl.requests_total: ${t.requests}`,
           ...Object.entries(t.byFlag).map(([f, n]) => `meshctl.response_flags.${f}: ${n}`),
           `server.state: ${this.draining ? 'DRAINING' : 'LIVE'}`,
+          ...(this.extraStats?.() ?? []),
           ...Object.entries(process.memoryUsage()).map(([k, v]) => `server.memory.${k}: ${v}`),
         ];
         return send(200, lines.join('\n') + '\n');
