@@ -20,6 +20,7 @@ import { closest } from '../core/errors.js';
 import { CRDS, type CrdVersion } from './generated/crds.js';
 import schemasJson from './generated/schemas.json' with { type: 'json' };
 import type { Resource } from './resource.js';
+import { cjs } from '../core/module-interop.js';
 
 export interface SchemaIssue {
   /** Dotted path with indices, e.g. `spec.http[0].route[1].weight`. */
@@ -162,9 +163,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 async function createAjv(): Promise<Ajv> {
-  // ajv is CommonJS: Node, vitest and esbuild's bundle all expose module.exports as `default` (the
-  // bundle has no named exports), and module.exports carries the class as `.Ajv`.
-  const { Ajv } = (await import('ajv')).default;
+  const { Ajv } = cjs(await import('ajv'));
   // strict: false and no logger: formats ajv does not know are ignored silently, as the API server
   // ignores them, and nothing is written to the console.
   // verbose: errors carry the failing schema, which the messages for oneOf/anyOf need.

@@ -7,6 +7,7 @@ import type { PlanEntry } from '../manifests/plan.js';
 import type { KubeApplier } from '../store/kube-apply.js';
 import { RENDER_OPTIONS, renderFlags, type Rendered } from './manifest-inputs.js';
 import { defineCommand } from './spec.js';
+import { cjs } from '../core/module-interop.js';
 
 /** The oldest Kubernetes whose API server takes the vendored CRDs (CEL validation rules on by default). */
 export const MIN_KUBE_MINOR = 27;
@@ -88,10 +89,8 @@ export function plainProgress(ctx: Context): Progress {
 export async function installProgress(ctx: Context): Promise<Progress> {
   const { liveViewAllowed } = await import('../ui/progress.js');
   if (!liveViewAllowed(ctx.io, ctx.env)) return plainProgress(ctx);
-  const [ink, reactModule] = await Promise.all([import('ink'), import('react')]);
+  const [ink, react] = await Promise.all([import('ink'), import('react').then(cjs)]);
   const { render, Box, Static, Text } = ink;
-  // React is CommonJS: bundled with code splitting, import() may give it as `default` only.
-  const react = typeof reactModule.createElement === 'function' ? reactModule : reactModule.default;
   const h = react.createElement;
   const finished: { key: number; line: string }[] = [];
   let current = '';
@@ -523,9 +522,7 @@ async function installLocal(ctx: Context, rendered: Rendered, opts: { dryRun: bo
 export async function generateRootCA(now: Date, trustDomain: string): Promise<{ certPem: string; keyPem: string }> {
   // @peculiar/x509's dependency injection (tsyringe) needs the Reflect metadata polyfill loaded first.
   await import('reflect-metadata');
-  const m = (await import('@peculiar/x509')) as typeof import('@peculiar/x509') & { default?: typeof import('@peculiar/x509') };
-  // Bundled with code splitting, a CommonJS package may arrive as `default` only: take either shape.
-  const x509 = m.cryptoProvider ? m : (m.default ?? m);
+  const x509 = cjs(await import('@peculiar/x509'));
   const { webcrypto, randomBytes } = await import('node:crypto');
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };

@@ -9,6 +9,7 @@ import type { SetPair } from '../manifests/set-values.js';
 import type { Profile, TemplateSet } from '../manifests/values.js';
 import type { OptionSpec } from './spec.js';
 import { VERSION } from '../version.js';
+import { cjs } from '../core/module-interop.js';
 
 /**
  * The I/O half of rendering: finds templates/ and the CRDs, reads them and the -f files, and hands
@@ -133,8 +134,7 @@ async function readStdin(ctx: Context): Promise<string> {
  * also imported statically elsewhere to a dynamic import() as `default` only, so take either shape.
  */
 export async function yamlLib(): Promise<typeof import('yaml')> {
-  const m = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
-  return typeof m.parse === 'function' ? m : (m.default ?? m);
+  return cjs(await import('yaml'));
 }
 
 export interface Rendered {

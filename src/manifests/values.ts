@@ -1,5 +1,6 @@
 import { closest, InputError } from '../core/errors.js';
 import { applySetArguments, applySetPair, type SetPair } from './set-values.js';
+import { cjs } from '../core/module-interop.js';
 
 /** A profile as stored in templates/profiles/NAME.yaml. */
 export interface Profile {
@@ -105,9 +106,7 @@ interface AjvError {
  * "did you mean" from the schema's own property names.
  */
 export async function validateValues(values: Record<string, unknown>, schema: Record<string, unknown>): Promise<void> {
-  // Bundled with code splitting, a CommonJS package may arrive as `default` only: take either shape.
-  const m = (await import('ajv')) as typeof import('ajv') & { default?: typeof import('ajv') };
-  const Ajv = m.Ajv ?? m.default?.Ajv;
+  const { Ajv } = cjs(await import('ajv'));
   const ajv = new Ajv({ allErrors: true, coerceTypes: true, strict: false });
   const validate = ajv.compile(schema);
   if (validate(values)) return;

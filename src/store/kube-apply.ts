@@ -6,6 +6,7 @@ import type { Resource } from '../api/resource.js';
 import { ClusterError, InputError, MeshctlError } from '../core/errors.js';
 import { KubeHttpError, toStoreError, type KubeOperation, type KubeStatus } from './kube-errors.js';
 import { loadKubeConfig } from './kube-store.js';
+import { cjs } from '../core/module-interop.js';
 
 /**
  * Generic server-side apply of arbitrary objects (CRDs, RBAC, webhook configurations, HPAs,
@@ -89,10 +90,7 @@ export class KubeApplier {
   }
 
   static async open(opts: KubeApplierOptions): Promise<KubeApplier> {
-    const [k8sModule, undiciModule] = await Promise.all([import('@kubernetes/client-node'), import('undici')]);
-    // Bundled with code splitting, a CommonJS package may arrive as `default` only: take either shape.
-    const k8s = interop(k8sModule, 'KubeConfig');
-    const undici = interop(undiciModule, 'fetch');
+    const [k8s, undici] = await Promise.all([import('@kubernetes/client-node').then(cjs), import('undici').then(cjs)]);
     const kc = loadKubeConfig(k8s, { kubeconfig: opts.kubeconfig, context: opts.context, env: opts.env });
     return new KubeApplier(k8s, undici, kc, opts.requestTimeoutMs ?? 30_000);
   }
@@ -264,11 +262,6 @@ export class KubeApplier {
     if (!res.ok) throw new KubeHttpError(res.status, parseStatus(text));
     return (text ? JSON.parse(text) : {}) as T;
   }
-}
-
-function interop<T extends object>(m: T, probe: string): T {
-  const d = (m as { default?: T }).default;
-  return probe in m && (m as Record<string, unknown>)[probe] !== undefined ? m : (d ?? m);
 }
 
 function collectionPath(info: KindInfo, namespace: string | undefined): string {

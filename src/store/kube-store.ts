@@ -18,6 +18,7 @@ import {
 } from './config-store.js';
 import { KubeHttpError, toStoreError, type KubeOperation, type KubeStatus } from './kube-errors.js';
 import { ListWatch, type BackoffOptions, type ListWatchSource, type RawWatchEvent } from './kube-watch.js';
+import { cjs } from '../core/module-interop.js';
 
 type ClientNode = typeof K8s;
 type Undici = typeof import('undici');
@@ -85,9 +86,7 @@ export class KubeStore implements ConfigStore {
    * file or context (and the contexts that exist) when that cannot work.
    */
   static async fromKubeconfig(opts: KubeStoreOptions): Promise<KubeStore> {
-    const [k8s, undiciModule] = await Promise.all([import('@kubernetes/client-node'), import('undici')]);
-    // undici is CommonJS: inside the esbuild bundle a dynamic import gives its exports on `default`.
-    const undici = typeof undiciModule.fetch === 'function' ? undiciModule : (undiciModule as unknown as { default: Undici }).default;
+    const [k8s, undici] = await Promise.all([import('@kubernetes/client-node'), import('undici').then(cjs)]);
     const kc = loadKubeConfig(k8s, opts);
     return new KubeStore(k8s, undici, kc, opts);
   }

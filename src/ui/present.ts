@@ -1,5 +1,6 @@
 import type { CommandOutput } from '../commands/spec.js';
 import { renderTable } from './table.js';
+import { cjs } from '../core/module-interop.js';
 
 /** Renders a command's result in the chosen -o format. Data goes to stdout, nothing else does. */
 export async function present(output: CommandOutput, format: string): Promise<string> {
@@ -17,8 +18,6 @@ export async function present(output: CommandOutput, format: string): Promise<st
 
 export async function toYaml(data: unknown): Promise<string> {
   // yaml is loaded only when YAML is printed: most table output never needs it.
-  // esbuild's code splitting may hand this CommonJS package over as `default` only (it is also imported statically).
-  const m = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
-  const { stringify } = typeof m.stringify === 'function' ? m : (m.default ?? m);
+  const { stringify } = cjs(await import('yaml'));
   return stringify(data, { lineWidth: 0 });
 }

@@ -4,6 +4,7 @@
  * imported only when the live view is used.
  */
 import type { IO } from '../context.js';
+import { cjs } from '../core/module-interop.js';
 
 export interface RolloutProgress {
   service: string;
@@ -40,7 +41,7 @@ export function plainView(io: Pick<IO, 'stderr'>): ProgressView {
 
 export async function progressView(io: IO, env: Record<string, string | undefined>): Promise<ProgressView> {
   if (!liveViewAllowed(io, env)) return plainView(io);
-  const [{ render }, { createElement }, { RolloutView }] = await Promise.all([import('ink'), import('react'), import('./progress-view.js')]);
+  const [{ render }, { createElement }, { RolloutView }] = await Promise.all([import('ink'), import('react').then(cjs), import('./progress-view.js')]);
   let instance: ReturnType<typeof render> | undefined;
   return {
     update(p) {
