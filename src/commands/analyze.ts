@@ -229,9 +229,11 @@ interface RepoConfig {
  */
 async function readRepoConfig(ctx: Context): Promise<RepoConfig> {
   let text: string | undefined;
+  let configDir = ctx.cwd;
   for (let dir = ctx.cwd; ; ) {
     try {
       text = await readFile(join(dir, REPO_CONFIG), 'utf8');
+      configDir = dir;
       break;
     } catch {
       // not here: try the parent, unless this is the repository root or the file system root
@@ -257,7 +259,9 @@ async function readRepoConfig(ctx: Context): Promise<RepoConfig> {
   const o = a as Record<string, unknown>;
   const suppress = o.suppress === undefined ? [] : Array.isArray(o.suppress) ? o.suppress.map(String) : undefined;
   if (!suppress) throw new InputError(`${REPO_CONFIG}: analyze.suppress must be a list of "CODE=Kind name.namespace"`);
-  return { suppress, failureThreshold: o.failureThreshold, outputThreshold: o.outputThreshold, baseline: typeof o.baseline === 'string' ? o.baseline : undefined };
+  // A baseline named in the file is relative to the file (the repository root), not to where analyze runs.
+  const baseline = typeof o.baseline === 'string' ? relative(ctx.cwd, resolve(configDir, o.baseline)) || o.baseline : undefined;
+  return { suppress, failureThreshold: o.failureThreshold, outputThreshold: o.outputThreshold, baseline };
 }
 
 async function readBaseline(ctx: Context, file: string): Promise<Pick<Message, 'code' | 'resource' | 'field' | 'text'>[]> {

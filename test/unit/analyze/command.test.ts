@@ -281,6 +281,11 @@ spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: ht
     writeFileSync(join(repo, 'k8s', 'warn.yaml'), WARN_VS);
     writeFileSync(join(repo, '.meshctl.yaml'), 'analyze:\n  failureThreshold: Warning\n');
     expect((await meshctl('analyze ../svc.yaml warn.yaml', { cwd: join(repo, 'k8s') })).exitCode).toBe(79);
+    // A baseline it names is found next to it, wherever analyze runs from.
+    writeFileSync(join(repo, 'baseline.json'), (await meshctl('analyze -o json ../svc.yaml warn.yaml', { cwd: join(repo, 'k8s') })).stdout);
+    writeFileSync(join(repo, '.meshctl.yaml'), 'analyze:\n  failureThreshold: Warning\n  baseline: baseline.json\n');
+    expect((await meshctl('analyze ../svc.yaml warn.yaml', { cwd: join(repo, 'k8s') })).exitCode).toBe(0);
+    expect((await meshctl('analyze svc.yaml k8s/warn.yaml', { cwd: repo })).exitCode).toBe(0);
     writeFileSync(join(repo, '.meshctl.yaml'), 'analyze: [oops]\n');
     expect((await meshctl('analyze svc.yaml', { cwd: repo })).exitCode).toBe(65);
   });
