@@ -12,10 +12,9 @@ export const inputRedefinitions: Analyzer = {
   inputs: [],
   analyze(ctx, report) {
     for (const { kept, replaced } of ctx.redefined) {
-      const where = replaced.map((r) => {
-        const p = r.locate?.(['metadata', 'name']);
-        return p ? `${p.file}:${p.line}` : (r.file ?? 'the input');
-      });
+      // File names, not lines: the text is part of a finding's identity for --baseline, and lines
+      // move with unrelated edits.
+      const where = [...new Set(replaced.map((r) => (r.file === undefined ? 'the input' : r.file === kept.file ? 'this file (earlier)' : r.file)))];
       // Three places are enough to find the others; a long list would bury the message.
       const shown = where.length > 3 ? [...where.slice(0, 3), `${where.length - 3} more`] : where;
       report.report('MSH0001', kept, ['metadata', 'name'], shown.join(', '));
