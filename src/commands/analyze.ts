@@ -28,7 +28,7 @@ export const analyzeCommand = defineCommand({
     { flags: '--snapshot <file>', description: 'overlay the files on a saved `meshctl cluster snapshot`', valueHint: 'file' },
     { flags: '--failure-threshold <level>', description: 'lowest level that makes the exit code 79: Info|Warning|Error (default Error)' },
     { flags: '--output-threshold <level>', description: 'lowest level to print: Info|Warning|Error (default Info)' },
-    { flags: '-S, --suppress <code=resource...>', description: 'ignore a finding, e.g. "IST0102=Namespace default", "IST0101=VirtualService *.prod" (repeatable)' },
+    { flags: '-S, --suppress <code=resource...>', description: 'ignore a finding, e.g. "IST0118=Service metrics.default", "IST0101=VirtualService *.prod" (repeatable)' },
     { flags: '--baseline <file>', description: 'report only findings not in this earlier `-o json` output', valueHint: 'file' },
     { flags: '-L, --list-analyzers', description: 'list the analyzers and message codes, then exit' },
     { flags: '--ignore-unknown', description: 'skip documents that are not Kubernetes objects instead of failing (istioctl compatible)' },
@@ -43,7 +43,7 @@ export const analyzeCommand = defineCommand({
     'helm template ./chart | meshctl analyze - -o github',
     'meshctl analyze -n prod --failure-threshold Warning',
     'meshctl analyze --cluster -R k8s/   # the pull request overlaid on the live cluster',
-    'meshctl analyze --suppress "IST0102=Namespace *" --baseline last-run.json -R k8s/',
+    'meshctl analyze --suppress "IST0118=Service *" --baseline last-run.json -R k8s/',
     'meshctl analyze --list-analyzers',
   ],
   async run(ctx, args, opts) {

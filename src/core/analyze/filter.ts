@@ -16,7 +16,7 @@ export interface Suppression {
 export function parseSuppression(value: string): Suppression {
   const eq = value.indexOf('=');
   if (eq <= 0 || eq === value.length - 1) {
-    throw new UsageError(`invalid --suppress "${value}"`, 'use CODE=Kind name.namespace, e.g. "IST0102=Namespace default" or "IST0101=VirtualService *.prod"');
+    throw new UsageError(`invalid --suppress "${value}"`, 'use CODE=Kind name.namespace, e.g. "IST0118=Service metrics.default" or "IST0101=VirtualService *.prod"');
   }
   return { code: glob(value.slice(0, eq).trim()), resource: glob(value.slice(eq + 1).trim()), source: value };
 }
