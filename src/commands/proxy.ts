@@ -13,6 +13,15 @@ function seconds(name: string, v: unknown): number {
   return n * 1000;
 }
 
+function tracing(endpoint: unknown, sampling: unknown): { otlpEndpoint?: string; traceSamplingPercent?: number } {
+  const pct = Number(sampling);
+  if (!Number.isFinite(pct) || pct < 0 || pct > 100) throw new UsageError(`--trace-sampling ${String(sampling)} is not a percentage`, 'use a number from 0 to 100, e.g. --trace-sampling 1');
+  if (endpoint === undefined) return {};
+  const url = String(endpoint);
+  if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url)) throw new UsageError(`--otlp-endpoint ${url} is not an http(s) URL`, 'e.g. --otlp-endpoint http://otel-collector.observability:4318');
+  return { otlpEndpoint: url, traceSamplingPercent: pct };
+}
+
 export const proxyCommand = defineCommand({
   path: 'proxy',
   summary: 'Run the sidecar proxy: outbound/inbound HTTP/1.1 listeners routed by the mesh config in a directory',
@@ -43,6 +52,8 @@ export const proxyCommand = defineCommand({
     },
     { flags: '--no-metrics', description: 'do not record Istio metrics (for comparison; on by default)' },
     { flags: '--access-log', description: 'write one JSON access-log line per request to stdout' },
+    { flags: '--otlp-endpoint <url>', description: 'turn tracing on: W3C traceparent/B3 propagated (a trace started when the request has none), spans posted to this OTLP/HTTP collector as JSON (http://host:4318 means /v1/traces)' },
+    { flags: '--trace-sampling <percent>', description: 'percent of new traces sampled with --otlp-endpoint (a caller\'s sampling decision is kept)', default: '100' },
     { flags: '--drain-seconds <s>', description: 'grace period for requests in flight on SIGTERM', default: '5' },
     { flags: '--header-timeout <s>', description: 'time a client has to send request headers', default: '10' },
     { flags: '--idle-timeout <s>', description: 'kept-alive downstream connection idle timeout', default: '60' },
@@ -80,6 +91,7 @@ export const proxyCommand = defineCommand({
       bindAddress: String(opts.bind),
       metrics: opts.metrics !== false,
       accessLog: opts.accessLog === true,
+      ...tracing(opts.otlpEndpoint, opts.traceSampling),
       outboundTrafficPolicy: opts.outboundTrafficPolicy as 'REGISTRY_ONLY' | 'ALLOW_ANY' | undefined,
       drainMs: seconds('drain-seconds', opts.drainSeconds),
       headersTimeoutMs: seconds('header-timeout', opts.headerTimeout),

@@ -57,6 +57,11 @@ export class Exchange {
   done = false;
   hashKey: string | undefined;
   requestId = '';
+  /** Trace context when tracing is on: this proxy's span, its parent ('' for a new trace). */
+  traceId = '';
+  spanId = '';
+  parentSpanId = '';
+  sampled = false;
   /** Inbound: the caller's `x-meshctl-peer` ('' when it did not say). */
   peer = '';
   routeTimer: NodeJS.Timeout | undefined;

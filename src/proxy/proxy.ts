@@ -8,6 +8,7 @@ import type { Cluster, Snapshot } from '../core/compile/snapshot.js';
 import { applyOps, composeRoute, Exchange, isHopByHopRaw, MAX_REPLAY_BODY, newRequestId, type ExchangeHost, type Stage } from './exchange.js';
 import { canonicalOf, decodePeer, encodePeer, Metrics, PEER_HEADER, UNKNOWN_PEER, type DestinationStats } from './metrics.js';
 import { compileRoute, RouteTable, type CompiledRoute } from './router.js';
+import { Tracer } from './tracing.js';
 import { ClusterRuntime, PoolRegistry } from './upstream.js';
 
 /**
@@ -41,6 +42,10 @@ export interface ProxyOptions {
   outboundTrafficPolicy?: 'REGISTRY_ONLY' | 'ALLOW_ANY' | undefined;
   headersTimeoutMs: number;
   idleTimeoutMs: number;
+  /** OTLP/HTTP collector for spans (tracing is on when set): `http://host:4318` or a full /v1/traces URL. */
+  otlpEndpoint?: string | undefined;
+  /** Percent of new traces sampled when tracing is on (a caller's decision is kept). Default 100. */
+  traceSamplingPercent?: number | undefined;
   /** Access log lines and proxy events, one line each. */
   log: (line: string) => void;
 }
@@ -70,6 +75,7 @@ export class MeshProxy implements ExchangeHost {
   readonly #opts: ProxyOptions;
   readonly #pools = new PoolRegistry((origin, o) => new Pool(origin, o));
   readonly #metrics: Metrics;
+  readonly #tracer: Tracer | undefined;
   #gen: Generation | undefined;
   #inflight = 0;
   #drained: (() => void) | undefined;
@@ -86,7 +92,28 @@ export class MeshProxy implements ExchangeHost {
     this.#opts = opts;
     const labels = opts.labels ?? { app: opts.workload };
     this.#metrics = new Metrics({ workload: opts.workload, namespace: opts.namespace, labels });
-    this.#peerHeader = encodePeer({ workload: opts.workload, namespace: opts.namespace, canonical: canonicalOf({ workload: opts.workload, labels }), version: labels.version ?? 'unknown' });
+    const canonical = canonicalOf({ workload: opts.workload, labels });
+    this.#peerHeader = encodePeer({ workload: opts.workload, namespace: opts.namespace, canonical, version: labels.version ?? 'unknown' });
+    if (opts.otlpEndpoint) {
+      this.#tracer = new Tracer({
+        endpoint: opts.otlpEndpoint,
+        serviceName: `${canonical}.${opts.namespace}`,
+        namespace: opts.namespace,
+        canonicalService: canonical,
+        samplingPercent: opts.traceSamplingPercent ?? 100,
+      });
+    }
+  }
+
+  /** Span export counters (undefined when tracing is off). */
+  get tracing(): { exported: number; dropped: number; buffered: number } | undefined {
+    const t = this.#tracer;
+    return t && { exported: t.exported, dropped: t.dropped, buffered: t.buffered };
+  }
+
+  /** Posts buffered spans now (tests; the timer does it otherwise). */
+  flushTraces(): Promise<void> {
+    return this.#tracer?.flush() ?? Promise.resolve();
   }
 
   /** Binds every listener (port 0 picks a free one; see `ports`) and loads the first config. */
@@ -212,6 +239,7 @@ export class MeshProxy implements ExchangeHost {
   }
 
   finished(ex: Exchange): void {
+    if (this.#tracer) this.#tracer.finished(ex, performance.now());
     if (this.#opts.metrics) {
       const stats = ex.reporter === 'destination' ? this.#callerStats(ex.peer) : (ex.endpoint?.stats ?? this.localStats(ex.cluster, ex.reporter));
       stats?.record(ex.status, ex.flag, performance.now() - ex.start, ex.requestBytes, ex.responseBytes);
@@ -231,6 +259,7 @@ export class MeshProxy implements ExchangeHost {
           upstream_host: ex.endpoint?.origin ?? '',
           route_name: ex.route?.route.name ?? '',
           request_id: ex.requestId,
+          ...(ex.traceId ? { trace_id: ex.traceId, span_id: ex.spanId } : {}),
           reporter: ex.reporter,
         }),
       );
@@ -271,6 +300,9 @@ export class MeshProxy implements ExchangeHost {
     const ex = new Exchange(this, req, res, scan.authority, 'source');
     ex.headers = out;
     ex.requestBytes = scan.contentLength > 0 ? scan.contentLength : 0;
+    // Envoy generates x-request-id when the request has none; local replies log it too.
+    ex.requestId = scan.requestId || newRequestId();
+    if (this.#tracer) this.#tracer.inject(out, ex);
     const m = gen.table.match(ex);
     if (!m) {
       const known = gen.table.resolveHost(scan.authority);
@@ -280,7 +312,7 @@ export class MeshProxy implements ExchangeHost {
         if (cluster) {
           ex.route = PASSTHROUGH_ROUTE;
           ex.cluster = cluster;
-          if (!scan.hasRequestId) out.push('x-request-id', (ex.requestId = newRequestId()));
+          if (!scan.requestId) out.push('x-request-id', ex.requestId);
           this.#withBody(ex, scan, false, passthroughStage);
           return;
         }
@@ -319,8 +351,7 @@ export class MeshProxy implements ExchangeHost {
       if (rw.uri !== undefined || cr.rewriteRegex) ex.path = rewritePath(ex.path, cr, m.matchedPrefix);
       if (rw.authority) for (let i = 0; i < out.length; i += 2) if (out[i]!.length === 4 && out[i]!.toLowerCase() === 'host') out[i + 1] = rw.authority;
     }
-    if (!scan.hasRequestId) out.push('x-request-id', (ex.requestId = newRequestId()));
-    else ex.requestId = String(req.headers['x-request-id'] ?? '');
+    if (!scan.requestId) out.push('x-request-id', ex.requestId);
     out.push(PEER_HEADER, this.#peerHeader);
     const stage = gen.stages.get(cr)!;
     this.#withBody(ex, scan, (route.retries?.attempts ?? 0) > 0 || !!route.mirrors, stage);
@@ -367,13 +398,16 @@ export class MeshProxy implements ExchangeHost {
     const ex = new Exchange(this, req, res, scan.authority, 'destination');
     ex.headers = out;
     ex.requestBytes = scan.contentLength > 0 ? scan.contentLength : 0;
+    // A caller without a sidecar sent none: the app gets one, as Envoy's inbound listener does.
+    ex.requestId = scan.requestId || newRequestId();
+    if (!scan.requestId) out.push('x-request-id', ex.requestId);
+    if (this.#tracer) this.#tracer.inject(out, ex);
     if (!gen.inbound) {
       ex.localReply(503, 'NR', 'no inbound route: the proxy was started without --app-port');
       return;
     }
     ex.route = gen.inbound.route;
     ex.peer = scan.peer;
-    ex.requestId = scan.hasRequestId ? String(req.headers['x-request-id'] ?? '') : '';
     this.#withBody(ex, scan, false, gen.inbound.stage);
   }
 
@@ -456,6 +490,7 @@ export class MeshProxy implements ExchangeHost {
           `meshctl.requests_active: ${this.#inflight}`,
           `meshctl.requests_total: ${t.requests}`,
           ...Object.entries(t.byFlag).map(([f, n]) => `meshctl.response_flags.${f}: ${n}`),
+          ...(this.#tracer ? [`tracing.spans_exported: ${this.#tracer.exported}`, `tracing.spans_dropped: ${this.#tracer.dropped}`, `tracing.spans_buffered: ${this.#tracer.buffered}`] : []),
           `server.state: ${this.draining ? 'DRAINING' : 'LIVE'}`,
           ...(this.extraStats?.() ?? []),
           ...Object.entries(process.memoryUsage()).map(([k, v]) => `server.memory.${k}: ${v}`),
@@ -523,7 +558,7 @@ export class MeshProxy implements ExchangeHost {
       s.closeAllConnections();
     }
     for (const c of this.#gen?.clusters.values() ?? []) c.stop();
-    await this.#pools.closeAll();
+    await Promise.all([this.#pools.closeAll(), this.#tracer?.close(1000)]);
   }
 }
 
@@ -531,7 +566,8 @@ interface HeaderScan {
   authority: string;
   contentLength: number;
   chunked: boolean;
-  hasRequestId: boolean;
+  /** `x-request-id` as received ('' when absent), so the hot path never builds `req.headers`. */
+  requestId: string;
   /** `x-meshctl-peer` as received ('' when absent); never forwarded, each proxy sets its own. */
   peer: string;
 }
@@ -544,7 +580,7 @@ function scanHeaders(raw: string[], out: string[]): HeaderScan {
   let authority = '';
   let contentLength = -1;
   let chunked = false;
-  let hasRequestId = false;
+  let requestId = '';
   let peer = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -562,10 +598,14 @@ function scanHeaders(raw: string[], out: string[]): HeaderScan {
         peer = value;
         continue;
       }
-    } else if (n === 12 && name.toLowerCase() === 'x-request-id') hasRequestId = true;
+    } else if (n === 12 && name.toLowerCase() === 'x-request-id') {
+      // One id per request: an empty or repeated x-request-id is dropped (a fresh one replaces an empty one).
+      if (requestId !== '' || value === '') continue;
+      requestId = value;
+    }
     out.push(name, value);
   }
-  return { authority, contentLength, chunked, hasRequestId, peer };
+  return { authority, contentLength, chunked, requestId, peer };
 }
 
 function rewritePath(url: string, cr: CompiledRoute, matchedPrefix: string | undefined): string {

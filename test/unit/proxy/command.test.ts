@@ -14,6 +14,15 @@ describe('meshctl proxy flags', () => {
     expect(r.stderr).toMatch(/--admin-port 99999 is not a port/);
   });
 
+  it('rejects a bad --otlp-endpoint and --trace-sampling with the fix', async () => {
+    const a = await meshctl('proxy --config . --otlp-endpoint collector:4318');
+    expect(a.exitCode).toBe(64);
+    expect(a.stderr).toMatch(/--otlp-endpoint collector:4318 is not an http\(s\) URL/);
+    const b = await meshctl('proxy --config . --otlp-endpoint http://c:4318 --trace-sampling 150');
+    expect(b.exitCode).toBe(64);
+    expect(b.stderr).toMatch(/--trace-sampling 150 is not a percentage/);
+  });
+
   it('a missing config directory is exit 69 naming it', async () => {
     const r = await meshctl('proxy --config /nonexistent-meshctl-dir --outbound-port 0');
     expect(r.exitCode).toBe(69);
