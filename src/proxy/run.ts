@@ -53,21 +53,26 @@ export async function runProxy(ctx: Context, opts: RunProxyOptions): Promise<voi
     proxy = await MeshProxy.start({ ...opts, log }, [...objects.values()]);
     log(JSON.stringify({ event: 'ready', version: proxy.snapshot?.version, ports: proxy.ports, workload: opts.workload, namespace: opts.namespace }));
     opts.onReady?.(proxy);
-    let done: () => void = () => undefined;
-    await new Promise<void>((resolve) => {
-      done = () => resolve();
-      process.once('SIGTERM', done);
-      process.once('SIGINT', done);
-      void opts.stop?.then(done);
-    });
-    process.off('SIGTERM', done);
-    process.off('SIGINT', done);
-    log(JSON.stringify({ event: 'draining', inflight: proxy.inflight, graceMs: opts.drainMs }));
-    await proxy.shutdown(opts.drainMs);
-    log(JSON.stringify({ event: 'stopped' }));
+    await serveUntilStopped(proxy, opts, log);
   } finally {
     if (timer) clearTimeout(timer);
     await Promise.allSettled(watchers.map((w) => w.stop()));
     await store.close();
   }
+}
+
+/** Waits for SIGTERM/SIGINT (or `opts.stop`), then drains: shared by --config and --discovery (src/proxy/discovery.ts). */
+export async function serveUntilStopped(proxy: MeshProxy, opts: Pick<RunProxyOptions, 'stop' | 'drainMs'>, log: (line: string) => void): Promise<void> {
+  let done: () => void = () => undefined;
+  await new Promise<void>((resolve) => {
+    done = () => resolve();
+    process.once('SIGTERM', done);
+    process.once('SIGINT', done);
+    void opts.stop?.then(done);
+  });
+  process.off('SIGTERM', done);
+  process.off('SIGINT', done);
+  log(JSON.stringify({ event: 'draining', inflight: proxy.inflight, graceMs: opts.drainMs }));
+  await proxy.shutdown(opts.drainMs);
+  log(JSON.stringify({ event: 'stopped' }));
 }
