@@ -5,6 +5,7 @@ import type { Resource } from '../api/resource.js';
 import { ClusterError, ExitCode, ForbiddenError, InputError, NotFoundError, UsageError } from '../core/errors.js';
 import type { InputResource, Level, Message } from '../core/analyze/types.js';
 import { defineCommand, type CommandOutput } from './spec.js';
+import { cjs } from '../core/module-interop.js';
 
 const YAML_FILE = /\.(ya?ml|json)$/i;
 export const REPO_CONFIG = '.meshctl.yaml';
@@ -244,9 +245,7 @@ async function readRepoConfig(ctx: Context): Promise<RepoConfig> {
     dir = parent;
   }
   if (text === undefined) return { suppress: [] };
-  // esbuild's code splitting hands this CommonJS package (also imported statically) to import() as `default` only.
-  const m = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
-  const { parse } = typeof m.parse === 'function' ? m : (m.default ?? m);
+  const { parse } = cjs(await import('yaml'));
   let doc: unknown;
   try {
     doc = parse(text);
