@@ -5,6 +5,7 @@ import { canaryRolloutCommand } from './canary-rollout.js';
 import { canaryStatusCommand } from './canary-status.js';
 import { clusterSnapshotCommand } from './cluster-snapshot.js';
 import { completionCommand } from './completion.js';
+import { controllerCommand } from './controller.js';
 import { explainCommand } from './explain.js';
 import { getCommand } from './get.js';
 import { injectFaultCommand } from './inject-fault.js';
@@ -22,7 +23,7 @@ import { versionCommand } from './version.js';
  * Every command, sorted by path. Command files are light: each imports heavy modules
  * (@kubernetes/client-node, ink, undici) inside its `run`, so `meshctl --help` loads none of them.
  */
-export const COMMANDS: readonly CommandSpec[] = [analyzeCommand, canaryPromoteCommand, canaryRollbackCommand, canaryRolloutCommand, canaryShiftCommand, canaryStatusCommand, clusterSnapshotCommand, completionCommand, explainCommand, getCommand, injectFaultCommand, installCommand, manifestGenerateCommand, profileDiffCommand, profileDumpCommand, profileListCommand, proxyCommand, resilienceSetCommand, routeHeaderCommand, routeMirrorCommand, uninstallCommand, verifyInstallCommand, versionCommand];
+export const COMMANDS: readonly CommandSpec[] = [analyzeCommand, canaryPromoteCommand, canaryRollbackCommand, canaryRolloutCommand, canaryShiftCommand, canaryStatusCommand, clusterSnapshotCommand, completionCommand, controllerCommand, explainCommand, getCommand, injectFaultCommand, installCommand, manifestGenerateCommand, profileDiffCommand, profileDumpCommand, profileListCommand, proxyCommand, resilienceSetCommand, routeHeaderCommand, routeMirrorCommand, uninstallCommand, verifyInstallCommand, versionCommand];
 
 /** One-line summaries of command groups (`meshctl canary --help`). */
 export const GROUPS: Readonly<Record<string, string>> = {

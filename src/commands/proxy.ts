@@ -29,12 +29,15 @@ export const proxyCommand = defineCommand({
     'Compiles the mesh config in --config DIR (ServiceEntry, WorkloadEntry, VirtualService, DestinationRule, and',
     'Service/EndpointSlice/Pod when present) into a snapshot and serves it; edits to DIR apply without dropping',
     'requests in flight or kept-alive connections. Prints one JSON line with the bound ports when ready.',
+    '--discovery http://HOST:15010 streams the snapshot from `meshctl controller` instead; the last one keeps',
+    'serving while the controller is away (reconnects with backoff; admin /stats shows discovery.state).',
     'SIGTERM/SIGINT drain: stop accepting, finish requests in flight within --drain-seconds, exit.',
     'Ports (port 0 picks a free one): outbound 15001, inbound 15006, admin 15000 (127.0.0.1 only:',
     '/config_dump /clusters /stats /ready, POST /drain), 15090 /stats/prometheus, 15021 /healthz/ready.',
   ].join('\n'),
   options: [
     { flags: '--config <dir>', description: 'directory of mesh YAML to compile the config from', valueHint: 'dir' },
+    { flags: '--discovery <addr>', description: 'http://HOST:PORT of meshctl controller (port 15010): stream the config from it instead of --config' },
     { flags: '--workload <name>', description: 'this workload (its WorkloadEntry/Pod labels decide sourceLabels; metrics source_workload)', default: 'meshctl-proxy' },
     { flags: '--label <key=value...>', description: 'workload labels when no WorkloadEntry/Pod of that name exists' },
     { flags: '--app-port <port>', description: 'local app port the inbound listener forwards to (127.0.0.1)' },
@@ -66,16 +69,17 @@ export const proxyCommand = defineCommand({
   outputs: ['table', 'json'],
   async run(ctx, _args, opts) {
     const dir = opts.config as string | undefined;
-    if (!dir) throw new UsageError('meshctl proxy needs --config DIR', 'point it at a directory of mesh YAML (--discovery is not built yet)');
+    const discovery = opts.discovery as string | undefined;
+    if (!dir && !discovery) throw new UsageError('meshctl proxy needs --config DIR or --discovery ADDR', 'point it at a directory of mesh YAML, or at meshctl controller: --discovery http://HOST:15010');
+    if (dir && discovery) throw new UsageError('--config and --discovery cannot be used together', 'pick one source of config');
+    if (discovery && (!/^http:\/\/[^/]/.test(discovery) || !URL.canParse(discovery))) throw new UsageError(`--discovery ${discovery} is not an http:// address`, 'e.g. --discovery http://meshctl-controller.meshctl-system.svc:15010');
     const labels: Record<string, string> = {};
     for (const l of (opts.label as string[] | undefined) ?? []) {
       const eq = l.indexOf('=');
       if (eq <= 0) throw new UsageError(`--label ${l} is not key=value`, 'e.g. --label app=reviews --label version=v2');
       labels[l.slice(0, eq)] = l.slice(eq + 1);
     }
-    const [{ runProxy }, { resolve }] = await Promise.all([import('../proxy/run.js'), import('node:path')]);
-    await runProxy(ctx, {
-      dir: resolve(ctx.cwd, dir),
+    const settings = {
       workload: String(opts.workload),
       namespace: ctx.globals.namespace ?? 'default',
       ...(Object.keys(labels).length ? { labels } : {}),
@@ -96,6 +100,12 @@ export const proxyCommand = defineCommand({
       drainMs: seconds('drain-seconds', opts.drainSeconds),
       headersTimeoutMs: seconds('header-timeout', opts.headerTimeout),
       idleTimeoutMs: seconds('idle-timeout', opts.idleTimeout),
-    });
+    };
+    if (discovery) {
+      const { runDiscoveryProxy } = await import('../proxy/discovery.js');
+      return runDiscoveryProxy(ctx, { discovery, ...settings });
+    }
+    const [{ runProxy }, { resolve }] = await Promise.all([import('../proxy/run.js'), import('node:path')]);
+    await runProxy(ctx, { dir: resolve(ctx.cwd, dir as string), ...settings });
   },
 });

@@ -1,0 +1,48 @@
+import { defineCommand } from './spec.js';
+import { UsageError } from '../core/errors.js';
+
+function port(name: string, v: unknown): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name} ${String(v)} is not a port`, 'use a number from 0 (any free port) to 65535');
+  return n;
+}
+
+export const controllerCommand = defineCommand({
+  path: 'controller',
+  summary: 'Run the control plane: watch the mesh config and stream each proxy its snapshot',
+  description: [
+    'Watches ServiceEntry, WorkloadEntry, VirtualService, DestinationRule, Service, EndpointSlice, Pod and',
+    "Istio's mesh ConfigMap through the config store (--local DIR, else the cluster of the kube context or",
+    'the in-cluster service account), and serves discovery on --discovery-port:',
+    '  GET /v1/snapshot?workload=NAME&namespace=NS[&label=k=v...][&appPort=N]',
+    'answers a long-lived NDJSON stream: the proxy\'s snapshot at once, a new one whenever its content hash',
+    'changes (compiled once per workload view per change, however many proxies share it), and a heartbeat',
+    'line every --heartbeat-seconds. `meshctl proxy --discovery http://HOST:PORT` is the client.',
+    'Monitoring on --monitoring-port: /ready (200 after the first full sync) and /metrics (Prometheus).',
+    'Prints one JSON line with the bound ports when ready; SIGTERM/SIGINT close the streams and exit 0.',
+    'Exit 69 when the store cannot be reached or a port is taken.',
+  ].join('\n'),
+  options: [
+    { flags: '--discovery-port <port>', description: 'discovery stream port (0 picks a free one)', default: '15010' },
+    { flags: '--monitoring-port <port>', description: '/ready and /metrics port', default: '15014' },
+    { flags: '--address <addr>', description: 'address to listen on', default: '0.0.0.0' },
+    { flags: '--heartbeat-seconds <s>', description: 'interval of heartbeat lines on each stream', default: '15' },
+  ],
+  examples: [
+    'meshctl --local ./mesh controller --discovery-port 0 --monitoring-port 0 --address 127.0.0.1',
+    'meshctl controller            # in the cluster, as meshctl install runs it',
+    'curl -N "localhost:15010/v1/snapshot?workload=productpage-v1&namespace=default"',
+    'meshctl proxy --discovery http://127.0.0.1:15010 --workload productpage-v1 -n default',
+  ],
+  outputs: ['table', 'json'],
+  async run(ctx, _args, opts) {
+    const hb = Number(opts.heartbeatSeconds);
+    if (!Number.isFinite(hb) || hb <= 0) throw new UsageError(`--heartbeat-seconds ${String(opts.heartbeatSeconds)} is not a positive number`, 'e.g. --heartbeat-seconds 15');
+    const { runController } = await import('../controller/run.js');
+    await runController(ctx, {
+      ports: { discovery: port('discovery-port', opts.discoveryPort), monitoring: port('monitoring-port', opts.monitoringPort) },
+      address: String(opts.address),
+      heartbeatMs: hb * 1000,
+    });
+  },
+});
