@@ -1,0 +1,181 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+// Spawns the built binary: run `node scripts/build.mjs` first (npm test does).
+const bin = fileURLToPath(new URL('../../bin/meshctl', import.meta.url));
+
+interface Proc {
+  child: ChildProcess;
+  lines: string[];
+}
+
+let dir: string;
+let v1: Server, v2: Server;
+const procs: Proc[] = [];
+
+function start(args: string[]): Proc {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p: Proc = { child, lines: [] };
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buf = '';
+    stream.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const parts = buf.split('\n');
+      buf = parts.pop() ?? '';
+      p.lines.push(...parts);
+    });
+  }
+  procs.push(p);
+  return p;
+}
+
+function serve(name: string): Promise<Server> {
+  const s = createServer((q, r) => r.end(`${name} ${q.url}`));
+  return new Promise((res) => s.listen(0, '127.0.0.1', () => res(s)));
+}
+const portOf = (s: Server) => (s.address() as AddressInfo).port;
+
+function get(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+async function waitLine(p: Proc, pred: (l: string) => boolean, from = 0, ms = 15_000): Promise<string> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const l = p.lines.slice(from).find(pred);
+    if (l) return l;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out; output so far:\n${p.lines.join('\n')}`);
+}
+
+/** Polls until the outbound listener routes reviews.local to `want`; returns how long it took. */
+async function routesTo(port: number, want: string, ms = 10_000): Promise<number> {
+  const t0 = Date.now();
+  let last = '';
+  while (Date.now() - t0 < ms) {
+    last = (await get(port, 'reviews.local', '/r')).body;
+    if (last === `${want} /r`) return Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`still routed to "${last}" after ${ms} ms`);
+}
+
+const mesh = (weightV2: number) => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews.local]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  workloadSelector: {labels: {app: reviews}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: reviews-v1, namespace: default}
+spec: {address: 127.0.0.1, ports: {http: ${portOf(v1)}}, labels: {app: reviews, version: v1}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: reviews-v2, namespace: default}
+spec: {address: 127.0.0.1, ports: {http: ${portOf(v2)}}, labels: {app: reviews, version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews.local
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews.local]
+  http:
+  - route:
+    - {destination: {host: reviews.local, subset: v1}, weight: ${100 - weightV2}}
+    - {destination: {host: reviews.local, subset: v2}, weight: ${weightV2}}
+`;
+
+const controllerArgs = (discoveryPort: number) => ['--local', dir, 'controller', '--discovery-port', String(discoveryPort), '--monitoring-port', '0', '--address', '127.0.0.1', '--heartbeat-seconds', '1'];
+
+beforeAll(async () => {
+  [v1, v2] = await Promise.all([serve('v1'), serve('v2')]);
+  dir = mkdtempSync(join(tmpdir(), 'meshctl-controller-e2e-'));
+  writeFileSync(join(dir, 'mesh.yaml'), mesh(0));
+});
+
+afterAll(() => {
+  for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  v1.close();
+  v2.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it('controller streams config to proxy --discovery; edits route within a bounded wait; the proxy outlives a controller restart', async () => {
+  const ctl = start(controllerArgs(0));
+  const ctlReady = JSON.parse(await waitLine(ctl, (l) => l.includes('"event":"ready"'))) as { ports: { discovery: number; monitoring: number } };
+  const { discovery, monitoring } = ctlReady.ports;
+  expect((await get(monitoring, 'x', '/ready')).status).toBe(200);
+
+  const proxy = start(['proxy', '--discovery', `http://127.0.0.1:${discovery}`, '--workload', 'e2e', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1']);
+  const ready = JSON.parse(await waitLine(proxy, (l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; admin: number }; version: string };
+  expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v1 /r');
+  const metrics = (await get(monitoring, 'x', '/metrics')).body;
+  expect(metrics).toMatch(/^meshctl_controller_connected_proxies 1$/m);
+  expect((await get(ready.ports.admin, 'admin', '/stats')).body).toContain('discovery.state: connected');
+
+  // An edit to the directory reaches the proxy through the controller.
+  writeFileSync(join(dir, 'mesh.yaml'), mesh(100));
+  await routesTo(ready.ports.outbound, 'v2');
+  const dump = JSON.parse((await get(ready.ports.admin, 'admin', '/config_dump')).body) as { version: string; listeners: { outbound: { port: number } } };
+  expect(dump.version).not.toBe(ready.version);
+  expect(dump.listeners.outbound.port).toBe(ready.ports.outbound);
+  expect((await get(monitoring, 'x', '/metrics')).body).toMatch(/^meshctl_controller_pushes_total [2-9]/m);
+
+  // The controller goes away: the proxy says so and keeps serving its last snapshot.
+  const mark = proxy.lines.length;
+  const exited = new Promise<number | null>((r) => ctl.child.once('exit', (code) => r(code)));
+  ctl.child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  await waitLine(proxy, (l) => l.includes('"state":"disconnected"'), mark);
+  for (let i = 0; i < 5; i++) expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v2 /r');
+  expect((await get(ready.ports.admin, 'admin', '/stats')).body).toMatch(/discovery\.state: (disconnected|connecting)/);
+
+  // A new controller on the same port: the proxy reconnects and follows edits again.
+  writeFileSync(join(dir, 'mesh.yaml'), mesh(0));
+  const ctl2 = start(controllerArgs(discovery));
+  await waitLine(ctl2, (l) => l.includes('"event":"ready"'));
+  await waitLine(proxy, (l) => l.includes('"state":"connected"'), mark);
+  await routesTo(ready.ports.outbound, 'v1');
+
+  const proxyExit = new Promise<number | null>((r) => proxy.child.once('exit', (code) => r(code)));
+  proxy.child.kill('SIGTERM');
+  expect(await proxyExit).toBe(0);
+  const ctl2Exit = new Promise<number | null>((r) => ctl2.child.once('exit', (code) => r(code)));
+  ctl2.child.kill('SIGTERM');
+  expect(await ctl2Exit).toBe(0);
+});
+
+it('exits 64 on a bad --discovery address, without starting', async () => {
+  const p = start(['proxy', '--discovery', 'ftp://x', '--outbound-port', '0']);
+  const code = await new Promise<number | null>((r) => p.child.once('exit', (c) => r(c)));
+  expect(code).toBe(64);
+  expect(p.lines.join('\n')).toContain('--discovery ftp://x is not an http:// address');
+});
