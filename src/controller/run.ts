@@ -41,7 +41,13 @@ export async function runController(ctx: Context, opts: RunControllerOptions): P
   const monitoring = createServer((req, res) => onMonitoring(req, res));
   const monitoringPort = await listen(monitoring, opts.ports.monitoring, opts.address);
 
-  const store: ConfigStore = await ctx.store();
+  let store: ConfigStore;
+  try {
+    store = await ctx.store();
+  } catch (err) {
+    await close(monitoring);
+    throw err;
+  }
   const watchers: Watcher[] = [];
   let timer: NodeJS.Timeout | undefined;
   let expiryTimer: NodeJS.Timeout | undefined;
