@@ -173,6 +173,27 @@ it('controller streams config to proxy --discovery; edits route within a bounded
   expect(await ctl2Exit).toBe(0);
 });
 
+it('a fault with an expiry stops on time in the proxy even when the controller is gone', async () => {
+  const expires = new Date(Date.now() + 6000).toISOString();
+  writeFileSync(
+    join(dir, 'mesh.yaml'),
+    mesh(0).replace('metadata: {name: reviews, namespace: default}\nspec:\n  hosts: [reviews.local]\n  http:\n  - route:', `metadata: {name: reviews, namespace: default, annotations: {meshctl.io/fault-expires: '{"meshctl-fault-e2e":"${expires}"}'}}\nspec:\n  hosts: [reviews.local]\n  http:\n  - name: meshctl-fault-e2e\n    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}\n    route:`),
+  );
+  const ctl = start(controllerArgs(0));
+  const { ports } = JSON.parse(await waitLine(ctl, (l) => l.includes('"event":"ready"'))) as { ports: { discovery: number } };
+  const proxy = start(['proxy', '--discovery', `http://127.0.0.1:${ports.discovery}`, '--workload', 'e2e', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1']);
+  const ready = JSON.parse(await waitLine(proxy, (l) => l.includes('"event":"ready"'))) as { ports: { outbound: number } };
+  expect((await get(ready.ports.outbound, 'reviews.local', '/r')).status).toBe(418);
+  ctl.child.kill('SIGKILL'); // gone without a goodbye
+  await waitLine(proxy, (l) => l.includes('"state":"disconnected"'));
+  expect(Date.now()).toBeLessThan(new Date(expires).getTime());
+  expect((await get(ready.ports.outbound, 'reviews.local', '/r')).status).toBe(418);
+  await waitLine(proxy, (l) => l.includes('"source":"fault-expiry"'), 0, 15_000);
+  expect(Date.now()).toBeGreaterThanOrEqual(new Date(expires).getTime());
+  expect(await get(ready.ports.outbound, 'reviews.local', '/r')).toEqual({ status: 200, body: 'v1 /r' });
+  proxy.child.kill('SIGTERM');
+});
+
 it('exits 64 on a bad --discovery address, without starting', async () => {
   const p = start(['proxy', '--discovery', 'ftp://x', '--outbound-port', '0']);
   const code = await new Promise<number | null>((r) => p.child.once('exit', (c) => r(c)));
