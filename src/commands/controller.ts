@@ -20,11 +20,17 @@ export const controllerCommand = defineCommand({
     'line every --heartbeat-seconds. `meshctl proxy --discovery http://HOST:PORT` is the client.',
     'Monitoring on --monitoring-port: /ready (200 after the first full sync) and /metrics (Prometheus).',
     'Prints one JSON line with the bound ports when ready; SIGTERM/SIGINT close the streams and exit 0.',
+    'With a CA directory (--ca-dir or MESHCTL_CA_DIR) it also serves the sidecar injection webhook on',
+    '--webhook-port (HTTPS, POST /inject), with a certificate issued from that CA at start-up. Injected pods run',
+    '`meshctl proxy --discovery` against MESHCTL_DISCOVERY_ADDRESS (default the controller Service, port 15010) with',
+    'image MESHCTL_PROXY_IMAGE (default ghcr.io/meshctl/meshctl:<this version>).',
     'Exit 69 when the store cannot be reached or a port is taken.',
   ].join('\n'),
   options: [
     { flags: '--discovery-port <port>', description: 'discovery stream port (0 picks a free one)', default: '15010' },
     { flags: '--monitoring-port <port>', description: '/ready and /metrics port', default: '15014' },
+    { flags: '--webhook-port <port>', description: 'sidecar injection webhook port (HTTPS, POST /inject; served with a CA directory)', default: '15017' },
+    { flags: '--ca-dir <dir>', description: 'CA tls.crt/tls.key the webhook certificate is issued from (default: $MESHCTL_CA_DIR, as meshctl install mounts the meshctl-ca Secret)', valueHint: 'dir' },
     { flags: '--address <addr>', description: 'address to listen on', default: '0.0.0.0' },
     { flags: '--heartbeat-seconds <s>', description: 'interval of heartbeat lines on each stream', default: '15' },
   ],
@@ -38,9 +44,14 @@ export const controllerCommand = defineCommand({
   async run(ctx, _args, opts) {
     const hb = Number(opts.heartbeatSeconds);
     if (!Number.isFinite(hb) || hb <= 0) throw new UsageError(`--heartbeat-seconds ${String(opts.heartbeatSeconds)} is not a positive number`, 'e.g. --heartbeat-seconds 15');
-    const { runController } = await import('../controller/run.js');
+    const [{ runController }, { VERSION }, { resolve }] = await Promise.all([import('../controller/run.js'), import('../version.js'), import('node:path')]);
+    const caDir = (opts.caDir as string | undefined) ?? ctx.env.MESHCTL_CA_DIR;
+    const ns = ctx.env.POD_NAMESPACE ?? 'meshctl-system';
     await runController(ctx, {
-      ports: { discovery: port('discovery-port', opts.discoveryPort), monitoring: port('monitoring-port', opts.monitoringPort) },
+      ports: { discovery: port('discovery-port', opts.discoveryPort), monitoring: port('monitoring-port', opts.monitoringPort), webhook: port('webhook-port', opts.webhookPort) },
+      caDir: caDir ? resolve(ctx.cwd, caDir) : undefined,
+      proxyImage: ctx.env.MESHCTL_PROXY_IMAGE ?? `ghcr.io/meshctl/meshctl:${VERSION.version}`,
+      injectDiscoveryAddress: ctx.env.MESHCTL_DISCOVERY_ADDRESS ?? `http://meshctl-controller.${ns}.svc:15010`,
       address: String(opts.address),
       heartbeatMs: hb * 1000,
     });

@@ -11,12 +11,20 @@ import { SnapshotHub, type ProxyKey } from './hub.js';
 export interface ControllerPorts {
   discovery: number;
   monitoring: number;
+  /** Sidecar injection webhook (HTTPS); served only with a CA directory. */
+  webhook: number;
 }
 
 export interface RunControllerOptions {
   ports: ControllerPorts;
   address: string;
   heartbeatMs: number;
+  /** Directory with the CA's tls.crt/tls.key (the meshctl-ca Secret); the webhook needs it. */
+  caDir?: string | undefined;
+  /** Sidecar image the webhook injects. */
+  proxyImage: string;
+  /** http://HOST:PORT injected sidecars stream their config from. */
+  injectDiscoveryAddress: string;
   /** Resolves to stop the controller (tests); the command itself stops on SIGTERM/SIGINT. */
   stop?: Promise<void>;
 }
@@ -70,6 +78,8 @@ export async function runController(ctx: Context, opts: RunControllerOptions): P
   };
 
   let discovery: Server | undefined;
+  let webhook: Server | undefined;
+  const webhookStats = { reviews: 0, injected: 0, errors: 0 };
   try {
     await addMeshConfigFile(ctx, hub, log);
     for (const kind of COMPILE_KINDS) {
@@ -102,12 +112,21 @@ export async function runController(ctx: Context, opts: RunControllerOptions): P
 
     discovery = createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (req, res) => onDiscovery(req, res));
     const discoveryPort = await listen(discovery, opts.ports.discovery, opts.address);
+    let webhookPort: number | undefined;
+    if (opts.caDir) {
+      const { issueServingCert, webhookHosts, createWebhookServer } = await import('./webhook.js');
+      const cert = await issueServingCert(opts.caDir, webhookHosts('meshctl-controller', ctx.env.POD_NAMESPACE ?? 'meshctl-system'), ctx.now());
+      webhook = createWebhookServer(cert, { image: opts.proxyImage, discoveryAddress: opts.injectDiscoveryAddress }, webhookStats);
+      webhookPort = await listen(webhook, opts.ports.webhook, opts.address);
+    } else {
+      log({ level: 'warn', msg: 'sidecar injection webhook not served: no CA directory (set MESHCTL_CA_DIR or --ca-dir to the meshctl-ca Secret; install with ca.cert/ca.key)' });
+    }
     const heartbeat = setInterval(() => {
       const line = hub.heartbeat();
       for (const s of streams) s.write(line);
     }, opts.heartbeatMs);
 
-    log({ event: 'ready', store: `${store.backend}:${store.location}`, objects: hub.stats().objects, generation: hub.generation, ports: { discovery: discoveryPort, monitoring: monitoringPort } });
+    log({ event: 'ready', store: `${store.backend}:${store.location}`, objects: hub.stats().objects, generation: hub.generation, ports: { discovery: discoveryPort, monitoring: monitoringPort, ...(webhookPort !== undefined ? { webhook: webhookPort } : {}) } });
 
     let done: () => void = () => undefined;
     await new Promise<void>((resolve) => {
@@ -126,7 +145,7 @@ export async function runController(ctx: Context, opts: RunControllerOptions): P
     // Ending each stream cleanly tells proxies to reconnect (to another replica) rather than wait for a timeout.
     for (const s of streams) s.end();
     streams.clear();
-    await Promise.allSettled([discovery ? close(discovery) : Promise.resolve(), close(monitoring)]);
+    await Promise.allSettled([discovery ? close(discovery) : Promise.resolve(), webhook ? close(webhook) : Promise.resolve(), close(monitoring)]);
     await Promise.allSettled(watchers.map((w) => w.stop()));
     await store.close();
   }
@@ -189,6 +208,11 @@ export async function runController(ctx: Context, opts: RunControllerOptions): P
         '# HELP meshctl_controller_ready 1 once the first full sync is done.',
         '# TYPE meshctl_controller_ready gauge',
         `meshctl_controller_ready ${synced ? 1 : 0}`,
+        '# HELP meshctl_controller_injection_reviews_total AdmissionReviews answered by the injection webhook, by result.',
+        '# TYPE meshctl_controller_injection_reviews_total counter',
+        `meshctl_controller_injection_reviews_total{result="injected"} ${webhookStats.injected}`,
+        `meshctl_controller_injection_reviews_total{result="skipped"} ${webhookStats.reviews - webhookStats.injected}`,
+        `meshctl_controller_injection_reviews_total{result="error"} ${webhookStats.errors}`,
       ];
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(lines.join('\n') + '\n');
       return;

@@ -71,7 +71,7 @@ describe('controller discovery server', () => {
     writeFileSync(join(dir, 'mesh.yaml'), vs('v1'));
     const out: string[] = [];
     let stop: () => void = () => undefined;
-    const running = runController(fakeContext(dir, out), { ports: { discovery: 0, monitoring: 0 }, address: '127.0.0.1', heartbeatMs: 100, stop: new Promise<void>((r) => (stop = r)) });
+    const running = runController(fakeContext(dir, out), { ports: { discovery: 0, monitoring: 0, webhook: 0 }, address: '127.0.0.1', heartbeatMs: 100, proxyImage: 'img', injectDiscoveryAddress: 'http://x:15010', stop: new Promise<void>((r) => (stop = r)) });
     const ready = JSON.parse(await until(() => out.find((l) => l.includes('"event":"ready"')))) as { ports: { discovery: number; monitoring: number } };
     const base = `http://127.0.0.1:${ready.ports.discovery}`;
 
