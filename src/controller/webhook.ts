@@ -61,7 +61,9 @@ export async function issueServingCert(dir: string, hosts: readonly string[], no
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: '01' + randomBytes(15).toString('hex'),
     subject: `CN=${hosts[0] ?? 'meshctl-controller'}`,
-    issuer: caCert.subject,
+    // The CA's subject as it is encoded (UTF8String vs PrintableString): Go's verifier, the API
+    // server's, matches issuer to subject byte for byte, so a re-encoded string name would not chain.
+    issuer: caCert.subjectName,
     notBefore: new Date(now.getTime() - 60_000),
     notAfter: new Date(now.getTime() + 365 * 24 * 3600_000),
     signingAlgorithm: caAlg,

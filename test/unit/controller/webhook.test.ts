@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRootCA } from '../../../src/commands/install.js';
+import { cjs } from '../../../src/core/module-interop.js';
 import { createWebhookServer, issueServingCert, review, webhookHosts, type ServingCert } from '../../../src/controller/webhook.js';
 
 let dir: string;
@@ -62,6 +63,31 @@ describe('webhook server', () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     }
+  });
+
+  it('names its issuer with the CA subject bytes as encoded (a UTF8String CN, as openssl writes it)', async () => {
+    await import('reflect-metadata');
+    const x509 = cjs(await import('@peculiar/x509'));
+    const { webcrypto } = await import('node:crypto');
+    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+    const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+    const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const ca = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '01',
+      name: [{ '2.5.4.3': [{ utf8String: 'utf8 root' }] }],
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 3600_000),
+      signingAlgorithm: alg,
+      keys,
+      extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
+    });
+    const d = mkdtempSync(join(tmpdir(), 'meshctl-webhook-utf8-'));
+    writeFileSync(join(d, 'tls.crt'), ca.toString('pem'));
+    writeFileSync(join(d, 'tls.key'), x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'));
+    const leaf = new x509.X509Certificate((await issueServingCert(d, ['svc'], new Date())).certPem);
+    expect(Buffer.from(leaf.issuerName.toArrayBuffer()).equals(Buffer.from(ca.subjectName.toArrayBuffer()))).toBe(true);
+    expect(await leaf.verify({ publicKey: ca.publicKey, signatureOnly: true })).toBe(true);
+    rmSync(d, { recursive: true, force: true });
   });
 
   it('names the fix when the CA directory is empty', async () => {
