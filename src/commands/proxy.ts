@@ -68,6 +68,8 @@ export const proxyCommand = defineCommand({
   ],
   outputs: ['table', 'json'],
   async run(ctx, _args, opts) {
+    // The real CLI process restarts itself in place with smaller V8 young-generation spaces (see reexec.ts).
+    (await import('../proxy/reexec.js')).reexecWithProxyFlags(ctx.env);
     const dir = opts.config as string | undefined;
     const discovery = opts.discovery as string | undefined;
     if (!dir && !discovery) throw new UsageError('meshctl proxy needs --config DIR or --discovery ADDR', 'point it at a directory of mesh YAML, or at meshctl controller: --discovery http://HOST:15010');

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-// Spawns the built binary: run `node scripts/build.mjs` first (npm test does).
-const bin = fileURLToPath(new URL('../../bin/meshctl', import.meta.url));
+// Spawns the built binary: run `node scripts/build.mjs` first (npm test does). MESHCTL_E2E_BIN points
+// it at another build's launcher.
+const bin = process.env.MESHCTL_E2E_BIN ?? fileURLToPath(new URL('../../bin/meshctl', import.meta.url));
 
 let dir: string;
 let v1: Server, v2: Server;
@@ -109,6 +110,9 @@ afterAll(() => {
 it('serves the mesh in --config DIR, reloads on edit, survives a broken edit, and drains on SIGTERM', async () => {
   const ready = JSON.parse(await waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; admin: number; health: number }; version: string };
   expect(ready.ports.outbound).toBeGreaterThan(0);
+  // The CLI re-executed itself in place (same PID, so signals from a supervisor still reach it) with
+  // the proxy's V8 heap flags.
+  if (process.platform === 'linux') expect(readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=2');
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v1 /r');
   expect((await get(ready.ports.health, 'x', '/healthz/ready')).status).toBe(200);
 
