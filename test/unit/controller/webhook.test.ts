@@ -1,3 +1,4 @@
+import type { webcrypto as WebCrypto } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -71,10 +72,10 @@ describe('webhook server', () => {
     const { webcrypto } = await import('node:crypto');
     x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
     const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-    const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as WebCrypto.CryptoKeyPair;
     const ca = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: '01',
-      name: [{ '2.5.4.3': [{ utf8String: 'utf8 root' }] }],
+      name: new x509.Name([{ '2.5.4.3': [{ utf8String: 'utf8 root' }] }]),
       notBefore: new Date(Date.now() - 60_000),
       notAfter: new Date(Date.now() + 3600_000),
       signingAlgorithm: alg,
