@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { installProgress } from '../../src/commands/install.js';
 import type { Context } from '../../src/context.js';
 
@@ -45,12 +45,13 @@ describe('install progress', () => {
     const p = await installProgress(ctx);
     p.done('created Namespace meshctl-system');
     p.doing('waiting for 15 CRDs to be Established');
-    await new Promise((r) => setTimeout(r, 50));
+    // ink throttles frames: wait (bounded) until this one is drawn before changing it, as a slow
+    // machine may otherwise coalesce it with the next.
+    await vi.waitFor(() => expect(stripAnsi(tty.out)).toContain('▶ waiting for 15 CRDs to be Established'), { timeout: 5000, interval: 20 });
     p.done('15 CRDs are Established');
     p.done('warning: two injectors');
     await p.close();
-    // eslint-disable-next-line no-control-regex -- strip ANSI escapes to read the frames
-    const text = tty.out.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, '');
+    const text = stripAnsi(tty.out);
     expect(text).toContain('✔ created Namespace meshctl-system');
     expect(text).toContain('▶ waiting for 15 CRDs to be Established');
     expect(text).toContain('✔ 15 CRDs are Established');
@@ -79,3 +80,8 @@ describe('install progress', () => {
     expect(text).not.toContain('checking for changes');
   });
 });
+
+function stripAnsi(s: string): string {
+  // eslint-disable-next-line no-control-regex -- strip ANSI escapes to read the frames
+  return s.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, '');
+}

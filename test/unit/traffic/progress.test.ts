@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { liveViewAllowed, plainView, progressView, type RolloutProgress } from '../../../src/ui/progress.js';
 
 /** A terminal-like stream ink can render into; keeps everything written. */
@@ -48,11 +48,12 @@ describe('rollout progress view', () => {
     const io = { stdout: tty, stderr: tty, stdin: process.stdin, isTTY: true, color: false };
     const view = await progressView(io, {});
     view.update(progress());
-    await new Promise((r) => setTimeout(r, 50));
+    // ink throttles frames: wait (bounded) until this one is drawn before changing it, as a slow
+    // machine may otherwise coalesce it with the next.
+    await vi.waitFor(() => expect(stripAnsi(tty.out)).toContain('(progressing)'), { timeout: 5000, interval: 20 });
     view.update(progress({ step: 2, phase: 'failed', activity: 'rolled back', log: ['x -> rolled back to v1 100%'] }));
     await view.close();
-    // eslint-disable-next-line no-control-regex -- strip ANSI escapes to read the frames
-    const text = tty.out.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, '');
+    const text = stripAnsi(tty.out);
     expect(text).toContain('canary rollout reviews: v1 → v2 (progressing)');
     expect(text).toContain('✔ step 1/3: v2 10%');
     expect(text).toContain('▶ step 2/3: v2 50% — watching for 1m');
@@ -61,3 +62,8 @@ describe('rollout progress view', () => {
     expect(text).toContain('x -> rolled back to v1 100%');
   });
 });
+
+function stripAnsi(s: string): string {
+  // eslint-disable-next-line no-control-regex -- strip ANSI escapes to read the frames
+  return s.replace(/\u001b\[[0-9;?]*[a-zA-Z]/g, '');
+}
