@@ -33,6 +33,13 @@ export interface RunControllerOptions {
 const DEBOUNCE_MS = 30;
 
 /**
+ * A proxy that stops reading (stalled, or partitioned without a FIN) must not make the controller
+ * buffer every snapshot for it: past this much unsent data its stream is cut, and on reconnecting
+ * it gets the latest snapshot only.
+ */
+const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+
+/**
  * `meshctl controller`: watches every kind the compiler reads through the ConfigStore (a directory
  * with --local, else the API server), keeps the index in a SnapshotHub, and serves each proxy its
  * snapshot over a long-lived NDJSON stream (GET /v1/snapshot?workload=W&namespace=NS on the
@@ -163,7 +170,10 @@ export async function runController(ctx: Context, opts: RunControllerOptions): P
     // TCP keepalive as well as heartbeats: a peer that vanished without a FIN is noticed on both ends.
     req.socket.setKeepAlive(true, opts.heartbeatMs);
     streams.add(res);
-    const unsubscribe = hub.subscribe(parsed, (line) => res.write(line));
+    const unsubscribe = hub.subscribe(parsed, (line) => {
+      if (res.writableLength > MAX_BUFFERED_BYTES) res.destroy();
+      else res.write(line);
+    });
     const gone = () => {
       streams.delete(res);
       unsubscribe();
