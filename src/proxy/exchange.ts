@@ -76,7 +76,8 @@ export class Exchange {
   ) {
     this.path = req.url ?? '/';
     (res as unknown as Record<symbol, Exchange>)[kExchange] = this;
-    res.once('close', onDownstreamClose);
+    // `on`, not `once`: a response emits 'close' once, and once() would allocate a wrapper per request.
+    res.on('close', onDownstreamClose);
   }
 
   // RequestView for the route matchers: the Exchange itself, so matching allocates nothing.

@@ -18,7 +18,7 @@ interface OtlpSpan {
   startTimeUnixNano: string;
   endTimeUnixNano: string;
   attributes: OtlpAttr[];
-  status: { code: number };
+  status: { code?: number; message?: string };
 }
 interface Received {
   service: string;
@@ -138,11 +138,12 @@ describe('tracing', () => {
     expect(h['x-b3-parentspanid']).toBe(client.span.spanId);
     expect(client.span.name).toBe('reviews.local/*');
     for (const s of [client.span, server.span]) {
-      expect(attr(s, 'http.method')).toBe('GET');
-      expect(attr(s, 'http.url')).toBe('/trace?x=1');
-      expect(attr(s, 'http.status_code')).toBe(200);
+      expect(attr(s, 'http.request.method')).toBe('GET');
+      expect(attr(s, 'url.path')).toBe('/trace?x=1');
+      expect(attr(s, 'http.response.status_code')).toBe(200);
       expect(attr(s, 'guid:x-request-id')).toBe(h['x-request-id']);
-      expect(s.status.code).toBe(0);
+      expect(s.status.code ?? 0).toBe(0); // UNSET
+      expect(attr(s, 'server.address')).toBe('reviews.local');
       expect(BigInt(s.endTimeUnixNano)).toBeGreaterThanOrEqual(BigInt(s.startTimeUnixNano));
       expect(Math.abs(Number(BigInt(s.startTimeUnixNano) / 1_000_000n) - Date.now())).toBeLessThan(60_000);
     }
@@ -170,12 +171,17 @@ describe('tracing', () => {
     const r = await send(front.ports.outbound, 'reviews.local', '/fail', { headers: { 'x-b3-traceid': '463ac35c9f6413ad', 'x-b3-spanid': 'a2fb4a1d1a96d312', 'x-b3-sampled': '1' } });
     expect(r.status).toBe(503);
     await Promise.all([front.flushTraces(), back.flushTraces()]);
-    await until(() => col.spans.length >= 2);
+    await until(() => col.spans.length >= 4);
     const client = col.spans.find((s) => s.span.kind === 3)!.span;
     expect(client.traceId).toBe('0000000000000000463ac35c9f6413ad');
     expect(client.parentSpanId).toBe('a2fb4a1d1a96d312');
-    expect(attr(client, 'http.status_code')).toBe(503);
+    expect(attr(client, 'http.response.status_code')).toBe(503);
     expect(client.status.code).toBe(2);
+    expect(client.status.message).toBe('URX'); // Istio's default retry policy retried the 503s
+    const servers = col.spans.filter((s) => s.span.kind === 2).map((s) => s.span);
+    expect(servers).toHaveLength(3); // each attempt is a server span under the one client span
+    for (const s of servers) expect(s.parentSpanId).toBe(client.spanId);
+    expect(servers[0]!.status.message).toBe('HTTP 503');
   });
 
   it('a caller\'s "not sampled" is kept: propagated with flag 00, no span exported', async () => {
