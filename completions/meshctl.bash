@@ -19,7 +19,7 @@ _meshctl() {
     "cluster") opts="snapshot --kubeconfig --context -n --namespace -A --all-namespaces -o --output --no-color -v --verbose --local --help" ;;
     "cluster snapshot") opts="--kubeconfig --context -n --namespace -A --all-namespaces -o --output --no-color -v --verbose --local --help" ;;
     "completion") opts="--kubeconfig --context -n --namespace -A --all-namespaces -o --output --no-color -v --verbose --local --help" ;;
-    "controller") opts="--kubeconfig --context -n --namespace -A --all-namespaces -o --output --no-color -v --verbose --local --help --discovery-port --monitoring-port --address --heartbeat-seconds" ;;
+    "controller") opts="--kubeconfig --context -n --namespace -A --all-namespaces -o --output --no-color -v --verbose --local --help --discovery-port --monitoring-port --webhook-port --ca-dir --address --heartbeat-seconds" ;;
     "explain") opts="--kubeconfig --context -n --namespace -A --all-namespaces -o --output --no-color -v --verbose --local --help --path --method -H --header --source --source-namespace --port -f --file -R --recursive --base" ;;
     "get") opts="--kubeconfig --context -n --namespace -A --all-namespaces -o --output --no-color -v --verbose --local --help" ;;
     "inject") opts="fault --kubeconfig --context -n --namespace -A --all-namespaces -o --output --no-color -v --verbose --local --help" ;;
