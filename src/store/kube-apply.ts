@@ -1,12 +1,9 @@
-import type * as K8s from '@kubernetes/client-node';
-import type { Dispatcher } from 'undici';
 import type { KindInfo } from '../api/kinds.js';
 import { kindInfo } from '../api/kinds.js';
 import type { Resource } from '../api/resource.js';
 import { ClusterError, InputError, MeshctlError } from '../core/errors.js';
-import { KubeHttpError, toStoreError, type KubeOperation, type KubeStatus } from './kube-errors.js';
-import { loadKubeConfig } from './kube-store.js';
-import { cjs } from '../core/module-interop.js';
+import { KubeHttpError, toStoreError, type KubeOperation } from './kube-errors.js';
+import { collectionPath, KubeHttp, objectPath } from './kube-http.js';
 
 /**
  * Generic server-side apply of arbitrary objects (CRDs, RBAC, webhook configurations, HPAs,
@@ -72,38 +69,28 @@ export interface KubeApplierOptions {
 }
 
 export class KubeApplier {
-  readonly #k8s: typeof K8s;
-  readonly #undici: typeof import('undici');
-  readonly #kc: K8s.KubeConfig;
+  readonly #http: KubeHttp;
   readonly server: string;
   readonly context: string;
-  readonly #timeoutMs: number;
-  #dispatcher: Dispatcher | undefined;
 
-  private constructor(k8s: typeof K8s, undici: typeof import('undici'), kc: K8s.KubeConfig, timeoutMs: number) {
-    this.#k8s = k8s;
-    this.#undici = undici;
-    this.#kc = kc;
-    this.context = kc.getCurrentContext();
-    this.server = kc.getCurrentCluster()?.server ?? '';
-    this.#timeoutMs = timeoutMs;
+  private constructor(http: KubeHttp) {
+    this.#http = http;
+    this.server = http.server;
+    this.context = http.context;
   }
 
   static async open(opts: KubeApplierOptions): Promise<KubeApplier> {
-    const [k8s, undici] = await Promise.all([import('@kubernetes/client-node').then(cjs), import('undici').then(cjs)]);
-    const kc = loadKubeConfig(k8s, { kubeconfig: opts.kubeconfig, context: opts.context, env: opts.env });
-    return new KubeApplier(k8s, undici, kc, opts.requestTimeoutMs ?? 30_000);
+    return new KubeApplier(await KubeHttp.open({ kubeconfig: opts.kubeconfig, context: opts.context, env: opts.env, requestTimeoutMs: opts.requestTimeoutMs ?? 30_000 }));
   }
 
   async close(): Promise<void> {
-    // The dispatcher belongs to client-node's KubeConfig; closing it ends keep-alive sockets.
-    await (this.#dispatcher as { close?: () => Promise<void> } | undefined)?.close?.().catch(() => undefined);
+    await this.#http.close();
   }
 
   /** GET /version: also the reachability check, with the unreachable-server message of kube-errors. */
   async version(): Promise<ServerVersion> {
     try {
-      return await this.#request<ServerVersion>('GET', '/version');
+      return await this.#http.request<ServerVersion>('GET', '/version');
     } catch (err) {
       const mapped = this.#error(err, { verb: 'get', info: cluster('version', '', '', 'version'), namespace: undefined });
       if (mapped instanceof MeshctlError) throw mapped;
@@ -130,7 +117,7 @@ export class KubeApplier {
       },
     };
     try {
-      const res = await this.#request<{ status?: { allowed?: boolean } }>('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { body });
+      const res = await this.#http.request<{ status?: { allowed?: boolean } }>('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { body });
       return res.status?.allowed === true;
     } catch (err) {
       throw this.#error(err, { verb: 'create', info: cluster('SelfSubjectAccessReview', 'authorization.k8s.io', 'v1', 'selfsubjectaccessreviews'), namespace: undefined });
@@ -140,7 +127,7 @@ export class KubeApplier {
   async get(r: { kind: string; namespace?: string | undefined; name: string }): Promise<Resource | undefined> {
     const info = installKindInfo(r.kind);
     try {
-      const got = await this.#request<Resource>('GET', objectPath(info, r.namespace, r.name));
+      const got = await this.#http.request<Resource>('GET', objectPath(info, r.namespace, r.name));
       return withType(got, info);
     } catch (err) {
       if (err instanceof KubeHttpError && err.status === 404) return undefined;
@@ -152,7 +139,7 @@ export class KubeApplier {
   async list(info: KindInfo, opts: { namespace?: string | undefined; labelSelector?: string } = {}): Promise<Resource[]> {
     const query: Record<string, string> = opts.labelSelector ? { labelSelector: opts.labelSelector } : {};
     try {
-      const res = await this.#request<{ items?: Resource[] }>('GET', collectionPath(info, opts.namespace), { query });
+      const res = await this.#http.request<{ items?: Resource[] }>('GET', collectionPath(info, opts.namespace), { query });
       return (res.items ?? []).map((r) => withType(r, info));
     } catch (err) {
       if (err instanceof KubeHttpError && err.status === 404 && !err.body?.details?.name) return []; // kind not served
@@ -170,7 +157,7 @@ export class KubeApplier {
     if (opts.force !== false) query.force = 'true';
     if (opts.dryRun) query.dryRun = 'All';
     try {
-      const res = await this.#request<Resource>('PATCH', objectPath(info, obj.metadata.namespace, obj.metadata.name), {
+      const res = await this.#http.request<Resource>('PATCH', objectPath(info, obj.metadata.namespace, obj.metadata.name), {
         query,
         body: obj,
         contentType: 'application/apply-patch+yaml',
@@ -185,7 +172,7 @@ export class KubeApplier {
   async mergePatch(r: { kind: string; namespace?: string | undefined; name: string }, patch: unknown): Promise<void> {
     const info = installKindInfo(r.kind);
     try {
-      await this.#request('PATCH', objectPath(info, r.namespace, r.name), { body: patch, contentType: 'application/merge-patch+json' });
+      await this.#http.request('PATCH', objectPath(info, r.namespace, r.name), { body: patch, contentType: 'application/merge-patch+json' });
     } catch (err) {
       throw this.#error(err, { verb: 'patch', info, namespace: r.namespace, name: r.name });
     }
@@ -197,7 +184,7 @@ export class KubeApplier {
     const query: Record<string, string> = { propagationPolicy: 'Background' };
     if (opts.dryRun) query.dryRun = 'All';
     try {
-      await this.#request('DELETE', objectPath(info, r.namespace, r.name), { query });
+      await this.#http.request('DELETE', objectPath(info, r.namespace, r.name), { query });
       return true;
     } catch (err) {
       if (err instanceof KubeHttpError && err.status === 404) return false;
@@ -242,50 +229,12 @@ export class KubeApplier {
     return toStoreError(err, { ...op, server: this.server, context: this.context });
   }
 
-  async #request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, req: { query?: Record<string, string>; body?: unknown; contentType?: string } = {}): Promise<T> {
-    const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
-    const ctx = new this.#k8s.RequestContext(url.toString(), this.#k8s.HttpMethod[method]);
-    await this.#kc.applySecurityAuthentication(ctx);
-    this.#dispatcher ??= ctx.getDispatcher() as Dispatcher | undefined;
-    const headers: Record<string, string> = { ...ctx.getHeaders(), Accept: 'application/json' };
-    if (req.body !== undefined) headers['Content-Type'] = req.contentType ?? 'application/json';
-    const res = await this.#undici.fetch(url, {
-      method,
-      headers,
-      // JSON is YAML, so the apply-patch+yaml content type takes it as it is.
-      body: req.body === undefined ? undefined : JSON.stringify(req.body),
-      signal: AbortSignal.timeout(this.#timeoutMs),
-      ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new KubeHttpError(res.status, parseStatus(text));
-    return (text ? JSON.parse(text) : {}) as T;
-  }
-}
-
-function collectionPath(info: KindInfo, namespace: string | undefined): string {
-  const base = info.group ? `/apis/${info.group}/${info.version}` : `/api/${info.version}`;
-  return info.namespaced && namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${info.plural}` : `${base}/${info.plural}`;
-}
-
-function objectPath(info: KindInfo, namespace: string | undefined, name: string): string {
-  return `${collectionPath(info, namespace)}/${encodeURIComponent(name)}`;
 }
 
 function withType(r: Resource, info: KindInfo): Resource {
   r.apiVersion = info.group ? `${info.group}/${info.version}` : info.version;
   r.kind = info.kind;
   return r;
-}
-
-function parseStatus(text: string): KubeStatus | undefined {
-  try {
-    const body = JSON.parse(text) as unknown;
-    return body && typeof body === 'object' ? (body as KubeStatus) : undefined;
-  } catch {
-    return text ? { message: text.trim().slice(0, 300) } : undefined;
-  }
 }
 
 /** Established=True: the API server serves the CRD's resource. */

@@ -1,12 +1,7 @@
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type * as K8s from '@kubernetes/client-node';
-import type { Dispatcher } from 'undici';
 import { apiVersionOf, KINDS, kindInfo, lookupKind, type KindInfo } from '../api/kinds.js';
 import type { Resource, ResourceRef } from '../api/resource.js';
-import { ClusterError, ConflictError, InputError } from '../core/errors.js';
+import { ConflictError, InputError } from '../core/errors.js';
 import {
   MAX_MODIFY_RETRIES,
   StoreConflict,
@@ -16,12 +11,10 @@ import {
   type WatchEvent,
   type Watcher,
 } from './config-store.js';
-import { KubeHttpError, toStoreError, type KubeOperation, type KubeStatus } from './kube-errors.js';
+import { KubeHttpError, toStoreError, type KubeOperation } from './kube-errors.js';
+import { collectionPath, KubeHttp, objectPath } from './kube-http.js';
 import { ListWatch, type BackoffOptions, type ListWatchSource, type RawWatchEvent } from './kube-watch.js';
-import { cjs } from '../core/module-interop.js';
 
-type ClientNode = typeof K8s;
-type Undici = typeof import('undici');
 
 export interface KubeStoreOptions {
   /** A kubeconfig path, or several joined by ':' as in KUBECONFIG (merged, first wins). */
@@ -37,8 +30,6 @@ export interface KubeStoreOptions {
 
 const FIELD_MANAGER = 'meshctl';
 const APPLY_PATCH = 'application/apply-patch+yaml';
-const FIX_KUBECONFIG = 'fix the kubeconfig (--kubeconfig, KUBECONFIG or ~/.kube/config), or use --local DIR for a local mesh';
-
 // Read-only metadata the server owns; sending it in an apply would only cause errors or noise.
 const SERVER_METADATA = ['managedFields', 'creationTimestamp', 'uid', 'generation', 'selfLink', 'deletionTimestamp', 'deletionGracePeriodSeconds'] as const;
 
@@ -55,24 +46,14 @@ export class KubeStore implements ConfigStore {
   readonly backend = 'kube' as const;
   readonly location: string;
   readonly defaultNamespace: string;
-  readonly #k8s: ClientNode;
-  readonly #undici: Undici;
-  readonly #kc: K8s.KubeConfig;
-  readonly #server: string;
-  readonly #context: string;
+  readonly #http: KubeHttp;
   readonly #opts: Required<Pick<KubeStoreOptions, 'requestTimeoutMs' | 'watchBackoff'>> & Pick<KubeStoreOptions, 'watchTimeoutSeconds'>;
   readonly #watchers = new Set<Watcher>();
-  /** One connection pool for the store's life: client-node makes a new one per request otherwise. */
-  #dispatcher: Dispatcher | undefined;
 
-  private constructor(k8s: ClientNode, undici: Undici, kc: K8s.KubeConfig, opts: KubeStoreOptions) {
-    this.#k8s = k8s;
-    this.#undici = undici;
-    this.#kc = kc;
-    this.#context = kc.getCurrentContext();
-    this.#server = kc.getCurrentCluster()?.server ?? '';
-    this.location = `context "${this.#context}"`;
-    this.defaultNamespace = kc.getContextObject(this.#context)?.namespace || 'default';
+  private constructor(http: KubeHttp, opts: KubeStoreOptions) {
+    this.#http = http;
+    this.location = `context "${http.context}"`;
+    this.defaultNamespace = http.kc.getContextObject(http.context)?.namespace || 'default';
     this.#opts = {
       requestTimeoutMs: opts.requestTimeoutMs ?? 30_000,
       watchBackoff: opts.watchBackoff ?? { initialMs: 100, maxMs: 5_000 },
@@ -86,9 +67,7 @@ export class KubeStore implements ConfigStore {
    * file or context (and the contexts that exist) when that cannot work.
    */
   static async fromKubeconfig(opts: KubeStoreOptions): Promise<KubeStore> {
-    const [k8s, undici] = await Promise.all([import('@kubernetes/client-node'), import('undici').then(cjs)]);
-    const kc = loadKubeConfig(k8s, opts);
-    return new KubeStore(k8s, undici, kc, opts);
+    return new KubeStore(await KubeHttp.open({ ...opts, requestTimeoutMs: opts.requestTimeoutMs ?? 30_000 }), opts);
   }
 
   async list(kind: string, namespace?: string): Promise<Resource[]> {
@@ -100,7 +79,7 @@ export class KubeStore implements ConfigStore {
     const namespace = this.#namespaceFor(info, ref.namespace);
     const op = this.#op('get', info, namespace, ref.name);
     try {
-      return withType(await this.#request<Resource>('GET', objectPath(info, namespace, ref.name)), info);
+      return withType(await this.#http.request<Resource>('GET', objectPath(info, namespace, ref.name)), info);
     } catch (err) {
       if (isObjectNotFound(err)) return undefined;
       throw toStoreError(err, op);
@@ -122,7 +101,7 @@ export class KubeStore implements ConfigStore {
       // silently re-creates an object deleted meanwhile.)
       const op = this.#op('update', info, namespace, name);
       try {
-        return withType(await this.#request<Resource>('PUT', path, { query: { fieldManager: FIELD_MANAGER, ...dryRun }, body }), info);
+        return withType(await this.#http.request<Resource>('PUT', path, { query: { fieldManager: FIELD_MANAGER, ...dryRun }, body }), info);
       } catch (err) {
         if (isObjectNotFound(err)) throw new StoreConflict({ kind: info.kind, namespace, name });
         throw toStoreError(err, op);
@@ -131,7 +110,7 @@ export class KubeStore implements ConfigStore {
     // The caller owns the fields it sends: server-side apply, taking them over from other managers.
     const op = this.#op('patch', info, namespace, name);
     try {
-      return withType(await this.#request<Resource>('PATCH', path, { query: { fieldManager: FIELD_MANAGER, force: 'true', ...dryRun }, body, contentType: APPLY_PATCH }), info);
+      return withType(await this.#http.request<Resource>('PATCH', path, { query: { fieldManager: FIELD_MANAGER, force: 'true', ...dryRun }, body, contentType: APPLY_PATCH }), info);
     } catch (err) {
       throw toStoreError(err, op);
     }
@@ -177,7 +156,7 @@ export class KubeStore implements ConfigStore {
     const namespace = this.#namespaceFor(info, ref.namespace);
     const op = this.#op('delete', info, namespace, ref.name);
     try {
-      await this.#request('DELETE', objectPath(info, namespace, ref.name), { query: opts.dryRun ? { dryRun: 'All' } : {} });
+      await this.#http.request('DELETE', objectPath(info, namespace, ref.name), { query: opts.dryRun ? { dryRun: 'All' } : {} });
       return true;
     } catch (err) {
       if (isObjectNotFound(err)) return false;
@@ -209,10 +188,7 @@ export class KubeStore implements ConfigStore {
 
   async close(): Promise<void> {
     await Promise.all([...this.#watchers].map((w) => w.stop()));
-    const d = this.#dispatcher;
-    this.#dispatcher = undefined;
-    // Idle keep-alive sockets would otherwise hold a finished CLI process open for seconds.
-    await d?.destroy();
+    await this.#http.close();
   }
 
   async #list(info: KindInfo, namespace: string | undefined): Promise<{ items: Resource[]; resourceVersion: string }> {
@@ -224,7 +200,7 @@ export class KubeStore implements ConfigStore {
     try {
       // Pages keep each answer small on big clusters; the continue token pins one consistent snapshot.
       do {
-        const page = await this.#request<{ items?: Resource[]; metadata?: { resourceVersion?: string; continue?: string } }>('GET', collectionPath(info, ns), {
+        const page = await this.#http.request<{ items?: Resource[]; metadata?: { resourceVersion?: string; continue?: string } }>('GET', collectionPath(info, ns), {
           query: { limit: '500', ...(token ? { continue: token } : {}) },
         });
         for (const item of page.items ?? []) items.push(withType(item, info));
@@ -243,7 +219,7 @@ export class KubeStore implements ConfigStore {
     delete body.metadata.resourceVersion;
     try {
       return withType(
-        await this.#request<Resource>('POST', collectionPath(info, namespace), { query: { fieldManager: FIELD_MANAGER, ...(opts.dryRun ? { dryRun: 'All' } : {}) }, body }),
+        await this.#http.request<Resource>('POST', collectionPath(info, namespace), { query: { fieldManager: FIELD_MANAGER, ...(opts.dryRun ? { dryRun: 'All' } : {}) }, body }),
         info,
       );
     } catch (err) {
@@ -252,40 +228,15 @@ export class KubeStore implements ConfigStore {
   }
 
   async #openWatch(info: KindInfo, namespace: string | undefined, resourceVersion: string, onEvent: (e: RawWatchEvent) => void, onClose: (err: unknown) => void): Promise<{ abort(): void }> {
-    const w = new this.#k8s.Watch(this.#kc);
+    const w = new this.#http.k8s.Watch(this.#http.kc);
     const query: Record<string, string | number | boolean | undefined> = { resourceVersion, allowWatchBookmarks: true };
     if (this.#opts.watchTimeoutSeconds !== undefined) query.timeoutSeconds = this.#opts.watchTimeoutSeconds;
     const controller = await w.watch(collectionPath(info, namespace), query, (type: string, object: unknown) => onEvent({ type, object }), onClose);
     return { abort: () => controller.abort() };
   }
 
-  async #request<T>(
-    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
-    path: string,
-    req: { query?: Record<string, string>; body?: unknown; contentType?: string } = {},
-  ): Promise<T> {
-    const url = new URL(this.#server + path);
-    for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
-    const ctx = new this.#k8s.RequestContext(url.toString(), this.#k8s.HttpMethod[method]);
-    // Per request: exec and OIDC auth providers refresh expiring tokens here.
-    await this.#kc.applySecurityAuthentication(ctx);
-    this.#dispatcher ??= ctx.getDispatcher() as Dispatcher | undefined;
-    const headers: Record<string, string> = { ...ctx.getHeaders(), Accept: 'application/json' };
-    if (req.body !== undefined) headers['Content-Type'] = req.contentType ?? 'application/json';
-    const res = await this.#undici.fetch(url, {
-      method,
-      headers,
-      body: req.body === undefined ? undefined : JSON.stringify(req.body),
-      signal: AbortSignal.timeout(this.#opts.requestTimeoutMs),
-      ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new KubeHttpError(res.status, parseStatus(text));
-    return JSON.parse(text) as T;
-  }
-
   #op(verb: KubeOperation['verb'], info: KindInfo, namespace: string | undefined, name?: string): KubeOperation {
-    return { verb, info, namespace, name, server: this.#server, context: this.#context };
+    return { verb, info, namespace, name, server: this.#http.server, context: this.#http.context };
   }
 
   #namespaceFor(info: KindInfo, namespace: string | undefined): string | undefined {
@@ -293,83 +244,10 @@ export class KubeStore implements ConfigStore {
   }
 }
 
-/** Shared with src/store/kube-apply.ts (install), so both read kubeconfigs and fail the same way. */
-export function loadKubeConfig(k8s: ClientNode, opts: Pick<KubeStoreOptions, 'kubeconfig' | 'context' | 'env'>): K8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  const given = opts.kubeconfig ?? opts.env.KUBECONFIG;
-  const files = given ? given.split(':').filter(Boolean) : [join(opts.env.HOME ?? homedir(), '.kube', 'config')];
-  const present = files.filter((f) => existsSync(f));
-  if (present.length === 0) {
-    if (!given && opts.env.KUBERNETES_SERVICE_HOST) {
-      // Inside a pod (the controller): the service account's token and CA.
-      kc.loadFromCluster();
-      return kc;
-    }
-    const where = given ? (files.length === 1 ? `kubeconfig ${files[0]} does not exist` : `none of the kubeconfig files ${files.join(', ')} exists`) : `no kubeconfig: ${files[0]} does not exist`;
-    throw new ClusterError(where, FIX_KUBECONFIG, undefined, 'E_KUBECONFIG');
-  }
-  for (const [i, file] of present.entries()) {
-    try {
-      if (i === 0) {
-        kc.loadFromFile(file);
-      } else {
-        // As kubectl: the first file to define a name wins, and the first current-context set.
-        const more = new k8s.KubeConfig();
-        more.loadFromFile(file);
-        const add = <T extends { name: string }>(mine: T[], theirs: T[]): T[] => [...mine, ...theirs.filter((t) => !mine.some((m) => m.name === t.name))];
-        kc.loadFromOptions({
-          clusters: add(kc.getClusters(), more.getClusters()),
-          users: add(kc.getUsers(), more.getUsers()),
-          contexts: add(kc.getContexts(), more.getContexts()),
-          currentContext: kc.getCurrentContext() || more.getCurrentContext(),
-        });
-      }
-    } catch (err) {
-      throw new ClusterError(`cannot read kubeconfig ${file}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`, FIX_KUBECONFIG, err, 'E_KUBECONFIG');
-    }
-  }
-  const source = present.join(':');
-  const contexts = kc.getContexts().map((c) => c.name);
-  const available = contexts.length ? `contexts in it: ${contexts.join(', ')}` : 'it defines no contexts';
-  if (opts.context) {
-    if (!kc.getContextObject(opts.context)) {
-      throw new ClusterError(`context "${opts.context}" not found in kubeconfig ${source}`, `${available}; pick one with --context`, undefined, 'E_KUBECONFIG');
-    }
-    kc.setCurrentContext(opts.context);
-  }
-  const current = kc.getCurrentContext();
-  if (!current || !kc.getContextObject(current)) {
-    throw new ClusterError(
-      current ? `the current context "${current}" of kubeconfig ${source} does not exist` : `kubeconfig ${source} has no current context`,
-      `${available}; pick one with --context`,
-      undefined,
-      'E_KUBECONFIG',
-    );
-  }
-  const ctx = kc.getContextObject(current);
-  const cluster = kc.getCurrentCluster();
-  if (!cluster?.server) {
-    throw new ClusterError(`context "${current}" in kubeconfig ${source} names cluster "${ctx?.cluster ?? ''}", which is not defined there`, FIX_KUBECONFIG, undefined, 'E_KUBECONFIG');
-  }
-  if (!URL.canParse(cluster.server)) {
-    throw new ClusterError(`cluster "${cluster.name}" in kubeconfig ${source} has a server that is not a URL: "${cluster.server}"`, FIX_KUBECONFIG, undefined, 'E_KUBECONFIG');
-  }
-  return kc;
-}
-
 function infoOf(kind: string): KindInfo {
   const info = kindInfo(kind) ?? lookupKind(kind);
   if (!info) throw new InputError(`unknown kind "${kind}"`, `meshctl knows ${KINDS.map((k) => k.kind).join(', ')}`, 'E_UNKNOWN_KIND');
   return info;
-}
-
-function collectionPath(info: KindInfo, namespace: string | undefined): string {
-  const base = info.group ? `/apis/${info.group}/${info.version}` : `/api/${info.version}`;
-  return info.namespaced && namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${info.plural}` : `${base}/${info.plural}`;
-}
-
-function objectPath(info: KindInfo, namespace: string | undefined, name: string): string {
-  return `${collectionPath(info, namespace)}/${encodeURIComponent(name)}`;
 }
 
 /** List items come without apiVersion and kind; every Resource the store returns has both. */
@@ -393,11 +271,3 @@ function isObjectNotFound(err: unknown): boolean {
   return err instanceof KubeHttpError && err.status === 404 && Boolean(err.body?.details?.name) && err.body?.details?.kind !== 'namespaces';
 }
 
-function parseStatus(text: string): KubeStatus | undefined {
-  try {
-    const body = JSON.parse(text) as unknown;
-    return body && typeof body === 'object' ? (body as KubeStatus) : undefined;
-  } catch {
-    return text ? { message: text.trim().slice(0, 300) } : undefined;
-  }
-}
