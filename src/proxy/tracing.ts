@@ -249,7 +249,8 @@ export class Tracer {
   }
 
   #post(batch: SpanRecord[]): Promise<void> {
-    const body = this.#otlp(batch);
+    // One UTF-8 encoding pass: a string body would be scanned for its length and again when written.
+    const body = Buffer.from(this.#otlp(batch));
     const request = this.#url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<void>((resolve) => {
       let settled = false;
@@ -260,7 +261,7 @@ export class Tracer {
         else this.dropped += batch.length;
         resolve();
       };
-      const req = request(this.#url, { method: 'POST', agent: this.#agent, timeout: this.#opts.timeoutMs, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const req = request(this.#url, { method: 'POST', agent: this.#agent, timeout: this.#opts.timeoutMs, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
         res.resume();
         res.on('end', () => done((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300));
         res.on('error', () => done(false));
