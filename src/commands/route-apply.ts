@@ -27,14 +27,17 @@ export async function loadSnapshot(ctx: Context): Promise<Snapshot> {
       throw err;
     }
   };
-  const [virtualServices, destinationRules, services, deployments, pods] = await Promise.all([
+  const [virtualServices, destinationRules, services, deployments, pods, serviceEntries, workloadEntries] = await Promise.all([
     store.list('VirtualService', namespace),
     store.list('DestinationRule', namespace),
     optional('Service'),
     optional('Deployment'),
     optional('Pod'),
+    // Services outside Kubernetes (local processes, VMs) are ServiceEntries backed by WorkloadEntries.
+    optional('ServiceEntry'),
+    optional('WorkloadEntry'),
   ]);
-  return { namespace, virtualServices, destinationRules, services, deployments, pods };
+  return { namespace, virtualServices, destinationRules, services, deployments, pods, serviceEntries, workloadEntries };
 }
 
 export interface Applied {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DEFAULT_DOMAIN, fqdn, hostMatches, isWildcard, normalizeHost } from '../../api/hosts.js';
 import type { Resource } from '../../api/resource.js';
+import { selectsWorkloadEntry, serviceEntrySelector } from '../../api/service-entry.js';
 import { faultActive } from '../traffic/fault-expiry.js';
 import { arr, durationMs, num, obj, percent, str, strMap, type Obj } from './read.js';
 import {
@@ -312,7 +313,7 @@ function buildServices(by: Map<string, Resource[]>, domain: string, warnings: st
       continue;
     }
     const resolution = str(spec.resolution) ?? 'NONE';
-    const selector = obj(spec.workloadSelector) ? strMap(obj(spec.workloadSelector)?.labels) : undefined;
+    const selector = serviceEntrySelector(se);
     const endpointsFor = (p: { number: number; name: string; targetPort: number }, host: string): Endpoint[] => {
       const eps: Endpoint[] = [];
       const add = (e: Obj, workload: string) => {
@@ -325,7 +326,7 @@ function buildServices(by: Map<string, Resource[]>, domain: string, warnings: st
       if (selector) {
         for (const we of wes) {
           const ws = obj(we.spec);
-          if (!ws || nsOf(we) !== ns || !labelsMatch(selector, strMap(ws.labels))) continue;
+          if (!ws || !selectsWorkloadEntry(se, we)) continue;
           add(ws, we.metadata.name);
         }
       }

@@ -96,7 +96,9 @@ function situation(snapshot: Snapshot, service: string): Situation {
     if (createSubsets.length === 0) {
       throw new InputError(
         `no DestinationRule defines subsets for ${target.name} and the store has no workloads of it with a "version" label`,
-        'create a DestinationRule with subsets, or label the Deployments with version=...',
+        target.kind === 'ServiceEntry'
+          ? `create a DestinationRule with subsets, or give the WorkloadEntries selected by ServiceEntry ${target.serviceEntry?.metadata.name ?? ''} a "version" label`
+          : 'create a DestinationRule with subsets, or label the Deployments with version=...',
       );
     }
     subsets = createSubsets;
@@ -222,7 +224,7 @@ function destinationRuleEdit(s: Situation, snapshot: Snapshot): Edit | undefined
   if (s.createSubsets.length === 0) return undefined;
   const ref: ResourceRef = s.dr
     ? { kind: 'DestinationRule', namespace: s.dr.metadata.namespace ?? snapshot.namespace, name: s.dr.metadata.name }
-    : { kind: 'DestinationRule', namespace: s.target.namespace, name: freeName(snapshot.destinationRules, s.target.name) };
+    : { kind: 'DestinationRule', namespace: s.target.namespace, name: freeName(snapshot.destinationRules, s.target.objectName) };
   const versions = s.createSubsets;
   const target = s.target;
   return {
@@ -248,7 +250,7 @@ function destinationRuleEdit(s: Situation, snapshot: Snapshot): Edit | undefined
 
 function virtualServiceEdit(s: Situation, snapshot: Snapshot, weights: Weight[], meta: { stable: string; canary?: string }, abortedAt?: Date): Edit {
   const created = s.vs ? undefined : newVirtualService(snapshot, s.target);
-  const ref = s.vs ? vsRef(s.vs, snapshot) : { kind: 'VirtualService', namespace: s.target.namespace, name: created?.metadata.name ?? s.target.name };
+  const ref = s.vs ? vsRef(s.vs, snapshot) : { kind: 'VirtualService', namespace: s.target.namespace, name: created?.metadata.name ?? s.target.objectName };
   const target = s.target;
   return {
     ref,

@@ -91,7 +91,7 @@ export function planInjectFault(input: FaultInput): FaultPlan {
   const expires = input.durationMs === undefined ? undefined : new Date(input.now.getTime() + input.durationMs).toISOString();
 
   const created = vs ? undefined : newVirtualService(snapshot, target);
-  const ref = vs ? vsRef(vs, snapshot) : { kind: 'VirtualService', namespace: target.namespace, name: created?.metadata.name ?? target.name };
+  const ref = vs ? vsRef(vs, snapshot) : { kind: 'VirtualService', namespace: target.namespace, name: created?.metadata.name ?? target.objectName };
   const mutate = (current: Resource | undefined): Resource => {
     const out = clone(current ?? (created as Resource));
     const spec = vsSpec(out);

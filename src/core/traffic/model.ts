@@ -4,8 +4,9 @@
  * route is its default, which subsets exist, which workloads a subset selects.
  * Pure: plain objects in, plain objects out; no store, no clock.
  */
-import { fqdn, hostMatches, subsetsOf, type SubsetLike } from '../../api/hosts.js';
+import { fqdn, hostMatches, normalizeHost, serviceOfHost, subsetsOf, type SubsetLike } from '../../api/hosts.js';
 import type { Resource, ResourceRef } from '../../api/resource.js';
+import { inlineEndpoints, selectsWorkloadEntry, serviceEntryHosts, workloadEntryLabels } from '../../api/service-entry.js';
 import { InputError, NotFoundError, UsageError, closest } from '../errors.js';
 
 /** Annotation and label keys meshctl writes; the proxy helper uses the same `meshctl.io/` prefix. */
@@ -78,6 +79,9 @@ export interface Snapshot {
   destinationRules: Resource[];
   deployments: Resource[];
   pods: Resource[];
+  /** Services outside Kubernetes (local processes, VMs): hosts, and WorkloadEntries as instances. */
+  serviceEntries?: Resource[];
+  workloadEntries?: Resource[];
 }
 
 /** One object a plan writes: `mutate` runs on the current stored object, again on every conflict. */
@@ -111,7 +115,13 @@ export function planOf(snapshot: Snapshot, edits: Edit[], warnings: string[], su
 
 export function findObject(snapshot: Snapshot, ref: ResourceRef): Resource | undefined {
   const list =
-    ref.kind === 'VirtualService' ? snapshot.virtualServices : ref.kind === 'DestinationRule' ? snapshot.destinationRules : snapshot.services;
+    ref.kind === 'VirtualService'
+      ? snapshot.virtualServices
+      : ref.kind === 'DestinationRule'
+        ? snapshot.destinationRules
+        : ref.kind === 'ServiceEntry'
+          ? (snapshot.serviceEntries ?? [])
+          : snapshot.services;
   return list.find((r) => r.metadata.name === ref.name && (r.metadata.namespace ?? snapshot.namespace) === (ref.namespace ?? snapshot.namespace));
 }
 
@@ -133,42 +143,75 @@ function nsOf(r: Resource, fallback: string): string {
 
 /** The service a command names, resolved against the snapshot. */
 export interface Target {
-  /** Short name, as typed (without `.namespace`). */
+  /** As people read it: the short name for a host in the namespace, else the host (`reviews.example.internal`). */
   name: string;
   namespace: string;
-  /** `reviews.default.svc.cluster.local` */
+  /** `reviews.default.svc.cluster.local`, or the ServiceEntry host. */
   host: string;
-  /** Service selector (or `app: name` when the store holds no Service object). */
+  /** What defines it: a Kubernetes Service, or a ServiceEntry whose instances are WorkloadEntries. */
+  kind: 'Service' | 'ServiceEntry';
+  /** The ServiceEntry, for kind ServiceEntry. */
+  serviceEntry?: Resource | undefined;
+  /** Service selector (or `app: name` when the store holds no Service object); {} for a ServiceEntry. */
   selector: Record<string, string>;
+  /** A valid object name for VirtualServices/DestinationRules meshctl creates for it. */
+  objectName: string;
 }
 
+const HOST = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\.?$/i;
+
 /**
- * Resolves `reviews` to the service in the snapshot's namespace. A service is known when a Service
- * object, a VirtualService host or a DestinationRule host names it; anything else is exit 65 with
- * the closest known name.
+ * Resolves what a command names to a service in the snapshot's namespace. `reviews` is the host
+ * `reviews.<ns>.svc.cluster.local`; a name with dots (`reviews.example.internal`) is taken as given.
+ * The host is defined by a Service object, else by a ServiceEntry host (as the compiler reads them:
+ * Kubernetes Services win), else it is still accepted when a VirtualService or DestinationRule
+ * names it (a file mesh without Service objects). Anything else is exit 65 with the closest host.
  */
 export function resolveTarget(snapshot: Snapshot, name: string): Target {
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
-    throw new UsageError(`"${name}" is not a service name`, 'name a Kubernetes service in the namespace (-n), e.g. "reviews"');
+  if (!HOST.test(name)) {
+    throw new UsageError(`"${name}" is not a service name`, 'name a Kubernetes Service or a ServiceEntry host in the namespace (-n), e.g. "reviews" or "reviews.example.internal"');
   }
   const ns = snapshot.namespace;
   const host = fqdn(name, ns);
-  const svc = snapshot.services.find((s) => s.metadata.name === name);
-  const known =
-    svc !== undefined ||
+  // A host in this namespace reads (and is written in new objects) by its short name.
+  const inNs = serviceOfHost(host);
+  const short = inNs && inNs.namespace === ns ? inNs.name : undefined;
+  const display = short ?? host;
+  const objectName = short ?? (host.split('.')[0] || 'service');
+  const svc = short !== undefined ? snapshot.services.find((s) => s.metadata.name === short) : undefined;
+  if (svc) {
+    const spec = (svc.spec ?? {}) as { selector?: Record<string, string> };
+    return { name: display, namespace: ns, host, kind: 'Service', selector: spec.selector && Object.keys(spec.selector).length ? spec.selector : { app: display }, objectName };
+  }
+  const se = (snapshot.serviceEntries ?? []).find((e) => (e.metadata.namespace ?? ns) === ns && serviceEntryHosts(e).includes(host));
+  if (se) return { name: display, namespace: ns, host, kind: 'ServiceEntry', serviceEntry: se, selector: {}, objectName };
+  const mentioned =
     snapshot.virtualServices.some((vs) => (vsSpec(vs).hosts ?? []).some((h) => fqdn(h, nsOf(vs, ns)) === host)) ||
     snapshot.destinationRules.some((dr) => typeof drSpec(dr).host === 'string' && fqdn(drSpec(dr).host ?? '', nsOf(dr, ns)) === host);
-  if (!known) {
-    const names = new Set(snapshot.services.map((s) => s.metadata.name));
-    for (const vs of snapshot.virtualServices) for (const h of vsSpec(vs).hosts ?? []) names.add(h.split('.')[0] ?? h);
-    const near = closest(name, names);
-    throw new NotFoundError(
-      `service "${name}" not found in namespace "${ns}"`,
-      near ? `did you mean "${near}"?` : 'check the name and the namespace (-n)',
-    );
-  }
-  const spec = (svc?.spec ?? {}) as { selector?: Record<string, string> };
-  return { name, namespace: ns, host, selector: spec.selector && Object.keys(spec.selector).length ? spec.selector : { app: name } };
+  if (mentioned) return { name: display, namespace: ns, host, kind: 'Service', selector: { app: objectName }, objectName };
+  throw notFound(snapshot, name, host);
+}
+
+/** "Not found", suggesting a host that exists, written as a command would take it, never the name itself. */
+function notFound(snapshot: Snapshot, name: string, host: string): NotFoundError {
+  const ns = snapshot.namespace;
+  const asTyped = (h: string): string => {
+    const s = serviceOfHost(h);
+    return s && s.namespace === ns ? s.name : h;
+  };
+  const known = new Set(snapshot.services.map((s) => s.metadata.name));
+  for (const se of snapshot.serviceEntries ?? []) if ((se.metadata.namespace ?? ns) === ns) for (const h of serviceEntryHosts(se)) if (!h.startsWith('*')) known.add(asTyped(h));
+  for (const vs of snapshot.virtualServices) for (const h of vsSpec(vs).hosts ?? []) if (!h.startsWith('*')) known.add(asTyped(fqdn(h, nsOf(vs, ns))));
+  const candidates = [...known].filter((c) => c !== name && fqdn(c, ns) !== host);
+  // The short name of a ServiceEntry host (`reviews` for `reviews.example.internal`) is the usual
+  // slip, and too far from the host for an edit distance: suggest it by its first label.
+  const byLabel = candidates.filter((c) => c.includes('.') && normalizeHost(c).split('.')[0] === normalizeHost(name));
+  const near = byLabel.length === 1 ? byLabel[0] : closest(name, candidates);
+  const looked = serviceOfHost(host)?.namespace === ns ? `no Service "${serviceOfHost(host)?.name ?? name}" and no ServiceEntry with host "${host}"` : `no ServiceEntry with host "${host}"`;
+  return new NotFoundError(
+    `service "${name}" not found in namespace "${ns}": ${looked}`,
+    near ? `did you mean "${near}"?` : 'check the name and the namespace (-n); a ServiceEntry host is named in full, e.g. "reviews.example.internal"',
+  );
 }
 
 /**
@@ -236,7 +279,7 @@ export function isTargetDestination(d: Destination | undefined, target: Target, 
 
 /** How a new destination names the target: short inside its own namespace, else fully qualified. */
 export function destinationHost(target: Target, vsNamespace: string): string {
-  return vsNamespace === target.namespace ? target.name : target.host;
+  return vsNamespace === target.namespace && !target.name.includes('.') ? target.name : target.host;
 }
 
 /** Subset names the target's DestinationRule defines, in order. */
@@ -264,11 +307,34 @@ function selects(selector: Record<string, string>, labels: Record<string, string
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
-/** Deployments and Pods the service selects, with their labels. */
-export function workloadsOf(snapshot: Snapshot, target: Target): { kind: 'Deployment' | 'Pod'; resource: Resource; labels: Record<string, string> }[] {
+/** One instance (or group of instances) of the service, as far as subsets and readiness go. */
+export interface Workload {
+  kind: 'Deployment' | 'Pod' | 'WorkloadEntry' | 'endpoint';
+  /** The object (for an inline endpoint: its ServiceEntry). */
+  resource: Resource;
+  /** Object name, or the address of an inline ServiceEntry endpoint. */
+  name: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * The service's instances: for a Service, the Deployments and Pods its selector selects; for a
+ * ServiceEntry, its inline endpoints and the WorkloadEntries its workloadSelector selects (the
+ * same reading as the compiler's, from api/service-entry.ts).
+ */
+export function workloadsOf(snapshot: Snapshot, target: Target): Workload[] {
+  const se = target.serviceEntry;
+  if (target.kind === 'ServiceEntry' && se) {
+    return [
+      ...inlineEndpoints(se).map((e) => ({ kind: 'endpoint' as const, resource: se, name: e.address, labels: e.labels })),
+      ...(snapshot.workloadEntries ?? [])
+        .filter((we) => selectsWorkloadEntry(se, we, snapshot.namespace))
+        .map((we) => ({ kind: 'WorkloadEntry' as const, resource: we, name: we.metadata.name, labels: workloadEntryLabels(we) })),
+    ];
+  }
   return [
-    ...snapshot.deployments.map((d) => ({ kind: 'Deployment' as const, resource: d, labels: templateLabels(d) })),
-    ...snapshot.pods.map((p) => ({ kind: 'Pod' as const, resource: p, labels: labelsOf(p) })),
+    ...snapshot.deployments.map((d) => ({ kind: 'Deployment' as const, resource: d, name: d.metadata.name, labels: templateLabels(d) })),
+    ...snapshot.pods.map((p) => ({ kind: 'Pod' as const, resource: p, name: p.metadata.name, labels: labelsOf(p) })),
   ].filter((w) => selects(target.selector, w.labels));
 }
 
@@ -284,6 +350,8 @@ export function naturalCompare(a: string, b: string): number {
 
 export type Readiness =
   | { state: 'ready'; detail: string }
+  /** Only WorkloadEntries without health status: ready as far as anyone knows (the proxy sends to them). */
+  | { state: 'assumed'; detail: string }
   | { state: 'not-ready'; detail: string }
   | { state: 'unknown'; detail: string }
   | { state: 'none'; detail: string }
@@ -296,26 +364,38 @@ export type Readiness =
  */
 export function subsetReadiness(snapshot: Snapshot, target: Target, dr: Resource | undefined, subset: string, subsetLabels?: Record<string, string>): Readiness {
   const all = workloadsOf(snapshot, target);
-  if (all.length === 0) return { state: 'unchecked', detail: `the store holds no Deployments or Pods for ${target.name}, so readiness of subset ${subset} cannot be checked` };
+  const kinds = target.kind === 'ServiceEntry' ? 'WorkloadEntries or endpoints' : 'Deployments or Pods';
+  if (all.length === 0) return { state: 'unchecked', detail: `the store holds no ${kinds} for ${target.name}, so readiness of subset ${subset} cannot be checked` };
   const labels = subsetLabels ?? (dr ? subsetsOf(dr).find((s) => s.name === subset)?.labels : undefined) ?? {};
   const matching = all.filter((w) => selects(labels, w.labels));
   if (matching.length === 0) return { state: 'none', detail: `subset ${subset} (${fmtLabels(labels)}) selects no workloads of ${target.name}` };
   let unknown = 0;
+  const assumed: string[] = [];
   for (const w of matching) {
     const r = workloadReady(w.kind, w.resource);
-    if (r === true) return { state: 'ready', detail: `${w.kind} ${w.resource.metadata.name} is ready` };
-    if (r === undefined) unknown++;
+    if (r === true) return { state: 'ready', detail: `${w.kind} ${w.name} is ready` };
+    if (r === undefined && (w.kind === 'WorkloadEntry' || w.kind === 'endpoint')) assumed.push(`${w.kind} ${w.name}`);
+    else if (r === undefined) unknown++;
+  }
+  // A WorkloadEntry reports health only when Istio health checks run for it (a "Healthy"
+  // condition); without one the proxy sends it traffic, so it counts as ready, said out loud.
+  if (assumed.length > 0) {
+    const them = assumed.length === 1 ? `${assumed[0] ?? ''} reports` : `${assumed.join(', ')} report`;
+    return { state: 'assumed', detail: `subset ${subset}: ${them} no health (no health check), so treated as ready` };
   }
   return unknown > 0
     ? { state: 'unknown', detail: `subset ${subset} selects ${matching.length} workload(s) that report no status yet, so readiness cannot be checked` }
-    : { state: 'not-ready', detail: `subset ${subset} selects ${matching.length} workload(s) but none is ready` };
+    : target.kind === 'ServiceEntry'
+      ? { state: 'not-ready', detail: `subset ${subset} selects ${matching.length} WorkloadEntry(s) and the health checks of all of them fail` }
+      : { state: 'not-ready', detail: `subset ${subset} selects ${matching.length} workload(s) but none is ready` };
 }
 
-function workloadReady(kind: 'Deployment' | 'Pod', r: Resource): boolean | undefined {
+function workloadReady(kind: Workload['kind'], r: Resource): boolean | undefined {
+  if (kind === 'endpoint') return undefined;
   const status = r.status as { readyReplicas?: number; replicas?: number; conditions?: { type?: string; status?: string }[] } | undefined;
   if (!status || Object.keys(status).length === 0) return undefined;
   if (kind === 'Deployment') return (status.readyReplicas ?? 0) > 0;
-  const ready = status.conditions?.find((c) => c.type === 'Ready');
+  const ready = status.conditions?.find((c) => c.type === (kind === 'WorkloadEntry' ? 'Healthy' : 'Ready'));
   return ready ? ready.status === 'True' : undefined;
 }
 
@@ -369,7 +449,7 @@ export function newVirtualService(snapshot: Snapshot, target: Target): Resource 
   return {
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
-    metadata: { name: freeName(snapshot.virtualServices, target.name), namespace: target.namespace, labels: { [MANAGED_BY.key]: MANAGED_BY.value } },
+    metadata: { name: freeName(snapshot.virtualServices, target.objectName), namespace: target.namespace, labels: { [MANAGED_BY.key]: MANAGED_BY.value } },
     spec: { hosts: [target.name], http: [{ route: [{ destination: { host: target.name } }] }] },
   };
 }

@@ -89,7 +89,7 @@ export function planResilience(input: ResilienceInput): ResiliencePlan {
       }
     }
     const created = vs ? undefined : newVirtualService(snapshot, target);
-    const ref: ResourceRef = vs ? vsRef(vs, snapshot) : { kind: 'VirtualService', namespace: target.namespace, name: created?.metadata.name ?? target.name };
+    const ref: ResourceRef = vs ? vsRef(vs, snapshot) : { kind: 'VirtualService', namespace: target.namespace, name: created?.metadata.name ?? target.objectName };
     edits.push({
       ref,
       mutate(current) {
@@ -125,7 +125,7 @@ export function planResilience(input: ResilienceInput): ResiliencePlan {
     if (gw) warnings.push(gw);
     const ref: ResourceRef = dr
       ? { kind: 'DestinationRule', namespace: dr.metadata.namespace ?? snapshot.namespace, name: dr.metadata.name }
-      : { kind: 'DestinationRule', namespace: target.namespace, name: freeName(snapshot.destinationRules, target.name) };
+      : { kind: 'DestinationRule', namespace: target.namespace, name: freeName(snapshot.destinationRules, target.objectName) };
     edits.push({
       ref,
       mutate(current) {

@@ -44,7 +44,7 @@ function prepare(input: Common, subset: string | undefined, flag: string) {
   const gw = gitopsWarning(vs);
   if (gw) warnings.push(gw);
   const created = vs ? undefined : newVirtualService(input.snapshot, target);
-  const ref = vs ? vsRef(vs, input.snapshot) : { kind: 'VirtualService', namespace: target.namespace, name: created?.metadata.name ?? target.name };
+  const ref = vs ? vsRef(vs, input.snapshot) : { kind: 'VirtualService', namespace: target.namespace, name: created?.metadata.name ?? target.objectName };
   const base = (current: Resource | undefined): Resource => clone(current ?? (created as Resource));
   return { target, warnings, vs, ref, base };
 }

@@ -124,7 +124,7 @@ describe('canary shift / promote / rollback', () => {
     const dir = mesh('destination-rule-all');
     const r = await meshctl(['canary', 'shift', 'reveiws', '10', '--local', dir]);
     expect(r.exitCode).toBe(65);
-    expect(r.stderr).toBe('Error: service "reveiws" not found in namespace "default" (did you mean "reviews"?)\n');
+    expect(r.stderr).toBe('Error: service "reveiws" not found in namespace "default": no Service "reveiws" and no ServiceEntry with host "reveiws.default.svc.cluster.local" (did you mean "reviews"?)\n');
   });
 });
 

@@ -43,6 +43,8 @@ export function loadSnapshot(files: readonly string[], namespace = 'default'): S
     destinationRules: of('DestinationRule'),
     deployments: of('Deployment'),
     pods: of('Pod'),
+    serviceEntries: of('ServiceEntry'),
+    workloadEntries: of('WorkloadEntry'),
   };
 }
 
@@ -70,6 +72,18 @@ const CASES: Case[] = [
   { name: 'shift-error-shared-default-route', files: [BOOKINFO, NET('destination-rule-all'), INPUT('shared-default')], plan: (s) => planCanaryShift({ snapshot: s, service: 'reviews', weight: 10, to: 'v2' }) },
   { name: 'shift-header-only-adds-default-route', files: [BOOKINFO, NET('destination-rule-all'), INPUT('header-only')], plan: (s) => planCanaryShift({ snapshot: s, service: 'reviews', weight: 10, to: 'v3', from: 'v1' }) },
   { name: 'route-mirror-warns-when-already-routed', files: [BOOKINFO, NET('destination-rule-all'), NET('virtual-service-reviews-80-20')], plan: (s) => planMirror({ snapshot: s, service: 'reviews', to: 'v2', percent: 100 }) },
+  // services defined by ServiceEntry + WorkloadEntry (no Kubernetes Service)
+  { name: 'se-shift-fqdn-creates-subsets', files: [INPUT('service-entry')], plan: (s) => planCanaryShift({ snapshot: s, service: 'reviews.example.internal', weight: 20 }) },
+  { name: 'se-shift-short-name-healthy', files: [INPUT('service-entry')], plan: (s) => planCanaryShift({ snapshot: s, service: 'ratings', weight: 10, to: 'v1', from: 'v2' }) },
+  { name: 'se-shift-error-unhealthy', files: [INPUT('service-entry')], plan: (s) => planCanaryShift({ snapshot: s, service: 'ratings', weight: 10 }) },
+  { name: 'se-shift-error-one-version', files: [INPUT('service-entry')], plan: (s) => planCanaryShift({ snapshot: s, service: 'legacy.example.internal', weight: 10 }) },
+  { name: 'se-error-short-name-suggests-host', files: [INPUT('service-entry')], plan: (s) => planCanaryShift({ snapshot: s, service: 'reviews', weight: 10 }) },
+  { name: 'se-error-unknown-fqdn', files: [INPUT('service-entry')], plan: (s) => planCanaryShift({ snapshot: s, service: 'details.example.internal', weight: 10 }) },
+  { name: 'se-promote-after-shift', files: [INPUT('service-entry'), INPUT('service-entry-split')], plan: (s) => planCanaryPromote({ snapshot: s, service: 'reviews.example.internal', now: NOW }) },
+  { name: 'se-fault-creates-vs', files: [INPUT('service-entry')], plan: (s) => planInjectFault({ snapshot: s, service: 'reviews.example.internal', abortStatus: 503, percent: 50, now: NOW }) },
+  { name: 'se-route-header', files: [INPUT('service-entry'), INPUT('service-entry-split')], plan: (s) => planHeaderRoute({ snapshot: s, service: 'reviews.example.internal', header: { name: 'end-user', value: 'jason' }, to: 'v2' }) },
+  { name: 'se-route-mirror', files: [INPUT('service-entry'), INPUT('service-entry-split')], plan: (s) => planMirror({ snapshot: s, service: 'reviews.example.internal', to: 'v2', percent: 10 }) },
+  { name: 'se-resilience-creates-dr', files: [INPUT('service-entry')], plan: (s) => planResilience({ snapshot: s, service: 'ratings', timeoutMs: 1500, maxConnections: 10 }) },
   // promote / rollback
   { name: 'promote-80-20', files: [BOOKINFO, NET('destination-rule-all'), NET('virtual-service-reviews-80-20')], plan: (s) => planCanaryPromote({ snapshot: s, service: 'reviews' }) },
   { name: 'rollback-80-20', files: [BOOKINFO, NET('destination-rule-all'), NET('virtual-service-reviews-80-20')], plan: (s) => planCanaryRollback({ snapshot: s, service: 'reviews' }) },
