@@ -244,3 +244,65 @@ describe('help', () => {
     }
   });
 });
+
+describe('services defined by ServiceEntry + WorkloadEntry (--local, no Kubernetes Service)', () => {
+  function seMesh(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'meshctl-traffic-se-'));
+    dirs.push(dir);
+    copyFileSync(join(ROOT, 'test/fixtures/traffic/inputs/service-entry.yaml'), join(dir, 'service-entry.yaml'));
+    return dir;
+  }
+
+  test('shift, status, fault, header route, resilience and promote on a ServiceEntry host', async () => {
+    const dir = seMesh();
+    const shift = await meshctl(['canary', 'shift', 'reviews.example.internal', '10%', '--local', dir]);
+    expect(shift.exitCode).toBe(0);
+    expect(shift.stdout).toContain('reviews.example.internal: v1 90% / v2 10% (was no default route: all versions)');
+    // WorkloadEntries report no readiness: said on stderr, not a failure.
+    expect(shift.stderr).toContain('WorkloadEntry reviews-v2 reports no health (no health check), so treated as ready');
+    const dr = await object(dir, 'DestinationRule', 'reviews');
+    expect(dr?.spec).toEqual({ host: 'reviews.example.internal', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] });
+    expect(weights(await object(dir, 'VirtualService', 'reviews'))).toEqual([['v1', 90], ['v2', 10]]);
+
+    const status = await meshctl(['canary', 'status', 'reviews.example.internal', '-o', 'json', '--local', dir]);
+    expect(status.exitCode).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ host: 'reviews.example.internal', stable: 'v1', canary: 'v2' });
+
+    for (const args of [
+      ['inject', 'fault', 'reviews.example.internal', '--abort', '503', '--percent', '5'],
+      ['route', 'header', 'reviews.example.internal', '--header', 'end-user=jason', '--to', 'v2'],
+      ['resilience', 'set', 'reviews.example.internal', '--timeout', '2s'],
+      ['canary', 'promote', 'reviews.example.internal'],
+    ]) {
+      const r = await meshctl([...args, '--local', dir]);
+      expect(r.stderr + r.stdout).not.toContain('Error');
+      expect(r.exitCode).toBe(0);
+    }
+    const http = httpOf(await object(dir, 'VirtualService', 'reviews'));
+    expect(http.some((h) => h.fault !== undefined)).toBe(true);
+    expect(http.some((h) => h.match !== undefined && h.route[0]?.destination.subset === 'v2')).toBe(true);
+    expect(weights(await object(dir, 'VirtualService', 'reviews'))).toEqual([['v2', undefined]]);
+  });
+
+  test('a short name resolves to the ServiceEntry host in the namespace; a failing health check refuses the shift', async () => {
+    const dir = seMesh();
+    const before = files(dir);
+    const r = await meshctl(['canary', 'shift', 'ratings', '10', '--local', dir]);
+    expect(r.exitCode).toBe(65);
+    expect(r.stderr).toBe('Error: subset v2 selects 1 WorkloadEntry(s) and the health checks of all of them fail: traffic sent to it would fail (deploy it first, or pass --force to shift anyway)\n');
+    expect(files(dir)).toEqual(before);
+    const ok = await meshctl(['canary', 'shift', 'ratings', '10', '--to', 'v1', '--from', 'v2', '--local', dir]);
+    expect(ok.exitCode).toBe(0);
+    expect(ok.stdout).toContain('ratings: v2 90% / v1 10%');
+  });
+
+  test('the short name of a ServiceEntry host is not found, and the hint names the host, not the same name again', async () => {
+    const dir = seMesh();
+    const r = await meshctl(['canary', 'shift', 'reviews', '10%', '--local', dir]);
+    expect(r.exitCode).toBe(65);
+    expect(r.stderr).toBe(
+      'Error: service "reviews" not found in namespace "default": no Service "reviews" and no ServiceEntry with host "reviews.default.svc.cluster.local" (did you mean "reviews.example.internal"?)\n',
+    );
+    expect(r.stderr).not.toContain('did you mean "reviews"?');
+  });
+});
