@@ -1,0 +1,173 @@
+/**
+ * End to end for a service outside Kubernetes: `reviews.example.internal` is a ServiceEntry whose
+ * workloadSelector picks two WorkloadEntries (v1 and v2, local processes on 127.0.0.1) — no
+ * Service, Pod or EndpointSlice. A real `meshctl proxy --config DIR` serves the directory that
+ * `meshctl --local DIR` edits. `canary shift reviews.example.internal 20%` creates the subsets from
+ * the WorkloadEntries' version labels; 4,000 requests then split 20/80 within 4 binomial standard
+ * deviations; `canary promote` sends all of them to v2.
+ * Spawns the built binary for the proxy: run `node scripts/build.mjs` first (npm test does).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { meshctl } from '../helpers/run-meshctl.js';
+
+const bin = fileURLToPath(new URL('../../bin/meshctl', import.meta.url));
+const HOST = 'reviews.example.internal';
+
+let dir: string;
+let v1: Server;
+let v2: Server;
+let proc: ChildProcess;
+let outbound = 0;
+let stats = 0;
+const lines: string[] = [];
+/** Requests per version before the shift: the proxy's counters include them. */
+const unshifted = new Map<string, number>();
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+function serve(name: string): Promise<Server> {
+  const s = createServer((_q, r) => r.end(name));
+  return new Promise((res) => s.listen(0, '127.0.0.1', () => res(s)));
+}
+const portOf = (s: Server): number => (s.address() as AddressInfo).port;
+
+/** The service as a VM / local-process mesh defines it: a ServiceEntry and its WorkloadEntries. */
+function entries(): string {
+  const we = (v: string, port: number): string => `
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: reviews-${v}, namespace: default}
+spec: {address: 127.0.0.1, ports: {http: ${port}}, labels: {app: reviews, version: ${v}}}
+`;
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [${HOST}]
+  ports: [{number: 9080, name: http, protocol: HTTP}]
+  resolution: STATIC
+  location: MESH_INTERNAL
+  workloadSelector: {labels: {app: reviews}}
+---${we('v1', portOf(v1))}---${we('v2', portOf(v2))}`;
+}
+
+async function waitFor(pred: (l: string) => boolean, from = 0, ms = 15_000): Promise<string> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const l = lines.slice(from).find(pred);
+    if (l) return l;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out; proxy output so far:\n${lines.join('\n')}`);
+}
+
+function get(): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port: outbound, path: '/', headers: { host: HOST }, agent }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+/** `n` requests, `concurrency` at a time; counts of "status body". */
+async function load(n: number, concurrency = 16): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        next++;
+        const r = await get();
+        const key = `${r.status} ${r.status === 200 ? r.body : ''}`.trim();
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+    }),
+  );
+  return counts;
+}
+
+/** Runs a meshctl command on the directory and waits for the proxy to load the new config. */
+async function change(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const from = lines.length;
+  const r = await meshctl([...args, '--local', dir]);
+  expect(r.exitCode, r.stderr).toBe(0);
+  await waitFor((l) => l.includes('"event":"reload"'), from);
+  return r;
+}
+
+beforeAll(async () => {
+  [v1, v2] = await Promise.all([serve('v1'), serve('v2')]);
+  dir = mkdtempSync(join(tmpdir(), 'meshctl-traffic-se-e2e-'));
+  writeFileSync(join(dir, 'reviews.yaml'), entries());
+  proc = spawn(process.execPath, [bin, 'proxy', '--config', dir, '--workload', 'e2e-client', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [proc.stdout!, proc.stderr!]) {
+    let buf = '';
+    stream.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const parts = buf.split('\n');
+      buf = parts.pop() ?? '';
+      lines.push(...parts);
+    });
+  }
+  const ready = JSON.parse(await waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; stats: number } };
+  outbound = ready.ports.outbound;
+  stats = ready.ports.stats;
+});
+
+afterAll(() => {
+  proc?.kill('SIGKILL');
+  agent.destroy();
+  v1?.close();
+  v2?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** |observed - n p| within 4 standard deviations of a binomial(n, p). */
+function withinFourSigma(observed: number, n: number, p: number): boolean {
+  return Math.abs(observed - n * p) <= 4 * Math.sqrt(n * p * (1 - p));
+}
+
+test('before any shift both WorkloadEntries get traffic (the ServiceEntry routes without subsets)', { timeout: 60_000 }, async () => {
+  const counts = await load(400);
+  expect((counts.get('200 v1') ?? 0) + (counts.get('200 v2') ?? 0)).toBe(400);
+  expect(counts.get('200 v1') ?? 0).toBeGreaterThan(0);
+  expect(counts.get('200 v2') ?? 0).toBeGreaterThan(0);
+  for (const v of ['v1', 'v2']) unshifted.set(v, counts.get(`200 ${v}`) ?? 0);
+});
+
+test('canary shift on a ServiceEntry host: 4,000 requests split 20/80 within 4 sigma; promote sends all to v2', { timeout: 120_000 }, async () => {
+  const shift = await change(['canary', 'shift', HOST, '20%']);
+  expect(shift.stderr).toContain('treated as ready');
+  const n = 4_000;
+  const counts = await load(n);
+  const canary = counts.get('200 v2') ?? 0;
+  const stable = counts.get('200 v1') ?? 0;
+  console.log(`ServiceEntry canary shift 20%: v2 ${canary}, v1 ${stable} of ${n} (expected 800 ± ${Math.round(4 * Math.sqrt(n * 0.2 * 0.8))})`);
+  expect(canary + stable).toBe(n);
+  expect(withinFourSigma(canary, n, 0.2), `v2 got ${canary} of ${n}`).toBe(true);
+
+  // canary status reads the proxy's counters (since it started) per version label of the WorkloadEntries.
+  const status = await meshctl(['canary', 'status', HOST, '--metrics', `http://127.0.0.1:${stats}`, '--window', '0', '-o', 'json', '--local', dir]);
+  expect(status.exitCode, status.stderr).toBe(0);
+  const subsets = (JSON.parse(status.stdout) as { subsets: { subset: string; role: string; weight: number; requests: number }[] }).subsets;
+  expect(subsets.map((x) => [x.subset, x.role, x.weight, x.requests])).toEqual([
+    ['v1', 'stable', 80, stable + (unshifted.get('v1') ?? 0)],
+    ['v2', 'canary', 20, canary + (unshifted.get('v2') ?? 0)],
+  ]);
+
+  await change(['canary', 'promote', HOST]);
+  const after = await load(500);
+  expect(after.get('200 v2') ?? 0).toBe(500);
+});
