@@ -18,7 +18,7 @@ export const canaryRolloutCommand = defineCommand({
     'State is kept in the VirtualService (annotation meshctl.io/rollout): "canary status" shows\n' +
     'it, a second rollout is refused, --resume continues an interrupted one, "canary rollback"\n' +
     'aborts it.',
-  args: [{ name: 'service', description: 'the service, e.g. reviews', required: true }],
+  args: [{ name: 'service', description: 'a Service name or ServiceEntry host, e.g. reviews or reviews.example.internal', required: true }],
   options: [
     { flags: '--to <subset>', description: 'the canary subset (default: inferred when unambiguous)' },
     { flags: '--from <subset>', description: 'the stable subset (default: inferred when unambiguous)' },

@@ -17,7 +17,7 @@ export const canaryStatusCommand = defineCommand({
     'Weights come from the default route of the service\'s VirtualService; metrics from the proxies\'\n' +
     'Prometheus endpoints (--metrics, sampled twice --window apart) or from Prometheus (--prometheus),\n' +
     'per destination_version of istio_requests_total and istio_request_duration_milliseconds.',
-  args: [{ name: 'service', description: 'the service, e.g. reviews', required: true }],
+  args: [{ name: 'service', description: 'a Service name or ServiceEntry host, e.g. reviews or reviews.example.internal', required: true }],
   options: [...metricsOptions, { flags: '--window <duration>', description: 'how long to measure (0: totals since the proxies started)', default: '10s' }],
   examples: [
     'meshctl canary status reviews',

@@ -40,9 +40,10 @@ export const canaryShiftCommand = defineCommand({
     "Sets the weights of the service's default route (its VirtualService's catch-all route) to\n" +
     'stable 100-WEIGHT / canary WEIGHT. Header routes and other hosts are left as they are. A\n' +
     'VirtualService, and DestinationRule subsets from the workloads\' "version" labels, are created\n' +
-    'when missing.',
+    'when missing. SERVICE is a Kubernetes Service or a ServiceEntry host; a ServiceEntry\'s\n' +
+    'versions are the "version" labels of the WorkloadEntries its workloadSelector picks.',
   args: [
-    { name: 'service', description: 'the service, e.g. reviews', required: true },
+    { name: 'service', description: 'a Service name or ServiceEntry host, e.g. reviews or reviews.example.internal', required: true },
     { name: 'weight', description: 'canary share, a whole number 0-100 (10 or 10%)', required: true },
   ],
   options: common,
@@ -51,6 +52,7 @@ export const canaryShiftCommand = defineCommand({
     'meshctl canary shift reviews 10% --to v2    # more than two: name the canary',
     'meshctl canary shift reviews 50 --to v3 --from v1',
     'meshctl canary shift reviews 25% --dry-run',
+    'meshctl canary shift reviews.example.internal 10%   # a ServiceEntry host (VMs, --local processes)',
   ],
   async run(ctx, args, opts) {
     const { parseWeight } = await import('../core/traffic/parse.js');
@@ -69,7 +71,7 @@ export const canaryPromoteCommand = defineCommand({
     'Sets the default route to the canary at 100% and records it as the new stable subset, so the\n' +
     'next "canary shift" starts from it. Aborts a "canary rollout" of the service in progress\n' +
     '(the rollout process stops at its next check).',
-  args: [{ name: 'service', description: 'the service, e.g. reviews', required: true }],
+  args: [{ name: 'service', description: 'a Service name or ServiceEntry host, e.g. reviews or reviews.example.internal', required: true }],
   options: common,
   examples: ['meshctl canary promote reviews', 'meshctl canary promote reviews --to v2 --dry-run'],
   async run(ctx, args, opts) {
@@ -86,7 +88,7 @@ export const canaryRollbackCommand = defineCommand({
   description:
     'Sets the default route to the stable subset at 100%. Aborts a "canary rollout" of the service\n' +
     'in progress (the rollout process stops at its next check).',
-  args: [{ name: 'service', description: 'the service, e.g. reviews', required: true }],
+  args: [{ name: 'service', description: 'a Service name or ServiceEntry host, e.g. reviews or reviews.example.internal', required: true }],
   options: common.filter((o) => o.flags !== '--force'),
   examples: ['meshctl canary rollback reviews', 'meshctl canary rollback reviews --from v1'],
   async run(ctx, args, opts) {

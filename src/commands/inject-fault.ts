@@ -11,7 +11,7 @@ export const injectFaultCommand = defineCommand({
     'expiry is written with the rule (annotation meshctl.io/fault-expires) and meshctl proxies stop\n' +
     'applying it at that time on their own. --clear removes meshctl\'s fault rules; --list shows every\n' +
     'fault in the namespace (-A: the mesh) with its expiry.',
-  args: [{ name: 'service', description: 'the service, e.g. ratings (not needed with --list)' }],
+  args: [{ name: 'service', description: 'a Service name or ServiceEntry host, e.g. ratings (not needed with --list)' }],
   options: [
     { flags: '--delay <duration>', description: 'delay requests by this long, e.g. 5s' },
     { flags: '--abort <status>', description: 'answer requests with this HTTP status, e.g. 503' },

@@ -9,7 +9,7 @@ export const resilienceSetCommand = defineCommand({
     'Timeouts and retries go on every route of the service\'s VirtualService that sends only to it;\n' +
     "connection limits and outlier detection on its DestinationRule's traffic policy. Settings not\n" +
     'given stay as they are; missing objects are created.',
-  args: [{ name: 'service', description: 'the service, e.g. ratings', required: true }],
+  args: [{ name: 'service', description: 'a Service name or ServiceEntry host, e.g. ratings or ratings.example.internal', required: true }],
   options: [
     { flags: '--timeout <duration>', description: 'request timeout, e.g. 2s' },
     { flags: '--retries <n>', description: 'retry attempts (0 turns retries off)' },

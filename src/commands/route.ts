@@ -7,7 +7,7 @@ export const routeHeaderCommand = defineCommand({
   path: 'route header',
   summary: 'Send requests that carry a header (or cookie) to one subset of a service',
   description: "Adds a route ahead of the service's other routes (after meshctl's fault rules); the same\nmatch again updates that route, --clear removes it.",
-  args: [{ name: 'service', description: 'the service, e.g. reviews', required: true }],
+  args: [{ name: 'service', description: 'a Service name or ServiceEntry host, e.g. reviews or reviews.example.internal', required: true }],
   options: [
     { flags: '--header <name=value>', description: 'match requests with this header value, e.g. end-user=jason' },
     { flags: '--cookie <name=value>', description: 'match requests with this cookie, e.g. user=jason' },
@@ -44,7 +44,7 @@ export const routeMirrorCommand = defineCommand({
   description:
     "Sets mirror and mirrorPercentage on the service's default route: callers get the answers of\n" +
     'the subsets the route sends to, the mirrored subset gets a copy (Host header with -shadow).',
-  args: [{ name: 'service', description: 'the service, e.g. reviews', required: true }],
+  args: [{ name: 'service', description: 'a Service name or ServiceEntry host, e.g. reviews or reviews.example.internal', required: true }],
   options: [
     { flags: '--to <subset>', description: 'the subset that receives the copies' },
     { flags: '--percent <n>', description: 'share of requests to copy (0-100)', default: '100' },

@@ -207,6 +207,15 @@ function notFound(snapshot: Snapshot, name: string, host: string): NotFoundError
   // slip, and too far from the host for an edit distance: suggest it by its first label.
   const byLabel = candidates.filter((c) => c.includes('.') && normalizeHost(c).split('.')[0] === normalizeHost(name));
   const near = byLabel.length === 1 ? byLabel[0] : closest(name, candidates);
+  // A ServiceEntry host written short is taken literally (by Istio and by the compiler), while a
+  // rule's short host means <name>.<ns>.svc.cluster.local: no route could ever name it.
+  const literal = (snapshot.serviceEntries ?? []).find((e) => (e.metadata.namespace ?? ns) === ns && !name.includes('.') && serviceEntryHosts(e).includes(normalizeHost(name)));
+  if (literal) {
+    return new NotFoundError(
+      `service "${name}" not found in namespace "${ns}": ServiceEntry ${literal.metadata.name} has the short host "${name}", which routes cannot name (a short host in a VirtualService or DestinationRule means "${host}")`,
+      `write the host in full in ServiceEntry ${literal.metadata.name} (e.g. "${host}" or "${name}.example.internal")`,
+    );
+  }
   const looked = serviceOfHost(host)?.namespace === ns ? `no Service "${serviceOfHost(host)?.name ?? name}" and no ServiceEntry with host "${host}"` : `no ServiceEntry with host "${host}"`;
   return new NotFoundError(
     `service "${name}" not found in namespace "${ns}": ${looked}`,

@@ -2,7 +2,7 @@
  * The traffic commands through the real command tree on a file-backed mesh (`--local DIR`): what
  * they print, what they write (and do not write), exit codes, and concurrent writers.
  */
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -304,5 +304,17 @@ describe('services defined by ServiceEntry + WorkloadEntry (--local, no Kubernet
       'Error: service "reviews" not found in namespace "default": no Service "reviews" and no ServiceEntry with host "reviews.default.svc.cluster.local" (did you mean "reviews.example.internal"?)\n',
     );
     expect(r.stderr).not.toContain('did you mean "reviews"?');
+  });
+
+  test('a ServiceEntry host written short is named as the cause, not suggested back', async () => {
+    const dir = seMesh();
+    writeFileSync(
+      join(dir, 'short.yaml'),
+      'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: details, namespace: default}\nspec: {hosts: [details], ports: [{number: 80, name: http}], workloadSelector: {labels: {app: details}}}\n',
+    );
+    const r = await meshctl(['canary', 'shift', 'details', '10%', '--local', dir]);
+    expect(r.exitCode).toBe(65);
+    expect(r.stderr).toContain('ServiceEntry details has the short host "details", which routes cannot name');
+    expect(r.stderr).not.toContain('did you mean "details"');
   });
 });
