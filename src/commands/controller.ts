@@ -23,8 +23,10 @@ export const controllerCommand = defineCommand({
     'Prints one JSON line with the bound ports when ready; SIGTERM/SIGINT end the streams, exit 0.',
     'With a CA directory (--ca-dir or MESHCTL_CA_DIR) it serves the sidecar injection webhook on',
     '--webhook-port (HTTPS, POST /inject) with a certificate issued from that CA at start-up.',
-    'Injected sidecars run `meshctl proxy --discovery $MESHCTL_DISCOVERY_ADDRESS` (default: the',
-    'controller Service, port 15010), image $MESHCTL_PROXY_IMAGE (default: this version\'s image).',
+    'Injected sidecars run `meshctl proxy --discovery ADDR`: $MESHCTL_DISCOVERY_ADDRESS, else the mesh',
+    "config's defaultConfig.discoveryAddress ($MESHCTL_MESH_CONFIG; install renders the controller",
+    'Service, port 15010), else that Service; plain HTTP, there is no TLS discovery port. Image',
+    '$MESHCTL_PROXY_IMAGE (default: this version\'s image).',
     'Exit 69 when the store cannot be reached or a port is taken.',
   ].join('\n'),
   options: [
@@ -45,14 +47,17 @@ export const controllerCommand = defineCommand({
   async run(ctx, _args, opts) {
     const hb = Number(opts.heartbeatSeconds);
     if (!Number.isFinite(hb) || hb <= 0) throw new UsageError(`--heartbeat-seconds ${String(opts.heartbeatSeconds)} is not a positive number`, 'e.g. --heartbeat-seconds 15');
-    const [{ runController }, { VERSION }, { resolve }] = await Promise.all([import('../controller/run.js'), import('../version.js'), import('node:path')]);
+    const [{ runController, injectDiscoveryAddress }, { VERSION }, { resolve }, { readFile }] = await Promise.all([import('../controller/run.js'), import('../version.js'), import('node:path'), import('node:fs/promises')]);
+    // The mounted mesh config names the discovery address injected sidecars use (unreadable: the default).
+    const meshFile = ctx.env.MESHCTL_MESH_CONFIG;
+    const meshText = meshFile ? await readFile(resolve(ctx.cwd, meshFile), 'utf8').catch(() => undefined) : undefined;
     const caDir = (opts.caDir as string | undefined) ?? ctx.env.MESHCTL_CA_DIR;
     const ns = ctx.env.POD_NAMESPACE ?? 'meshctl-system';
     await runController(ctx, {
       ports: { discovery: port('discovery-port', opts.discoveryPort), monitoring: port('monitoring-port', opts.monitoringPort), webhook: port('webhook-port', opts.webhookPort) },
       caDir: caDir ? resolve(ctx.cwd, caDir) : undefined,
       proxyImage: ctx.env.MESHCTL_PROXY_IMAGE ?? `ghcr.io/meshctl/meshctl:${VERSION.version}`,
-      injectDiscoveryAddress: ctx.env.MESHCTL_DISCOVERY_ADDRESS ?? `http://meshctl-controller.${ns}.svc:15010`,
+      injectDiscoveryAddress: await injectDiscoveryAddress(ctx.env, meshText, ns),
       address: String(opts.address),
       heartbeatMs: hb * 1000,
     });

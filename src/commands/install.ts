@@ -21,7 +21,12 @@ export const installCommand = defineCommand({
     'CRDs (waiting until Established), RBAC, config, workloads, webhook. Re-running with the same\n' +
     'inputs changes nothing and says so; with changed inputs it shows the diff and prunes what the\n' +
     'new render no longer has. Objects that existed before (an Istio install\'s CRDs, a meshctl-system\n' +
-    'namespace you made) are adopted: uninstall leaves them in place.',
+    'namespace you made) are adopted: uninstall leaves them in place.\n' +
+    'Root CA (the injection webhook\'s serving certificate is issued from it): bring your own with\n' +
+    '--set-file ca.cert=root-cert.pem --set-file ca.key=root-key.pem; otherwise install reuses the one in\n' +
+    'Secret meshctl-system/meshctl-ca, or generates a self-signed one there on first install. It is never\n' +
+    'rotated by a re-run or an upgrade; uninstall deletes that Secret (generated or yours: your PEM files\n' +
+    'stay yours), except one you created yourself before install, which is adopted and left in place.',
   options: [
     ...RENDER_OPTIONS,
     { flags: '--dry-run', description: 'show what would change (server-side dry run) and change nothing' },
@@ -156,7 +161,7 @@ export async function installCluster(ctx: Context, kube: KubeApplier, rendered: 
   }
 }
 
-async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered, opts: InstallOptions, progress: Progress): Promise<{ data: unknown; text: string }> {
+async function installSteps(ctx: Context, kube: KubeApplier, renderedFromValues: Rendered, opts: InstallOptions, progress: Progress): Promise<{ data: unknown; text: string }> {
   const { KIND_ORDER, NAMESPACE, CONTROLLER, INSTALL_SELECTOR } = await import('../manifests/render.js');
   const plan = await import('../manifests/plan.js');
   const { lineDiff } = await import('../manifests/diff.js');
@@ -167,6 +172,9 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
   progress.status(`connecting to the API server ${kube.server} (context "${kube.context}")`);
   const version = await checkServerVersion(kube);
   progress.done(`API server ${kube.server} (context "${kube.context}") is Kubernetes ${version}`);
+  const found = await clusterCA(ctx, kube, renderedFromValues.values);
+  const rendered = found ? await renderWithCA(renderedFromValues, found.ca) : renderedFromValues;
+  if (found) progress.done(found.note);
   progress.status('checking your permissions for every object (SelfSubjectAccessReview)');
   await checkAccess(kube, accessChecksFor(rendered.resources, installKindInfo), 'install');
   // The roles meshctl creates may only grant what the installing user holds (or may escalate).
@@ -261,6 +269,54 @@ async function installSteps(ctx: Context, kube: KubeApplier, rendered: Rendered,
   // of updates and what was pruned, and not even that when it was shown for the question.
   const changedText = ask ? '' : formatPlan(entries.filter((e) => e.action !== 'create'), plan.describeRef);
   return { data, text: `${changedText ? `${changedText}\n` : ''}${verb} in context "${kube.context}": ${countLine(counts)}` };
+}
+
+/**
+ * The root CA when the values bring none (ca.cert/ca.key unset), as istioctl and linkerd users
+ * expect: the one already in Secret meshctl-system/meshctl-ca (so a re-run changes nothing and an
+ * upgrade never rotates it), else a new self-signed one. Undefined when the values bring their own.
+ * A Secret the user made before install is used as it is (and adopted: uninstall leaves it).
+ * `generate: false` (verify-install) only looks.
+ */
+export async function clusterCA(ctx: Context, kube: KubeApplier, values: Record<string, unknown>, opts: { generate?: boolean } = {}): Promise<{ ca: { cert: string; key: string; generated: boolean }; note: string } | undefined> {
+  const own = (values as { ca?: { cert?: string; key?: string } }).ca;
+  if (own?.cert?.trim() || own?.key?.trim()) return undefined;
+  const { CA_SECRET, NAMESPACE, GENERATED_CA_ANNOTATION } = await import('../manifests/render.js');
+  const where = `Secret ${NAMESPACE}/${CA_SECRET}`;
+  let existing: Resource | undefined;
+  try {
+    existing = await kube.get({ kind: 'Secret', namespace: NAMESPACE, name: CA_SECRET });
+  } catch (err) {
+    // Not allowed to read it: the permission checks that follow name what is missing.
+    if (!(err instanceof ForbiddenError)) throw err;
+  }
+  if (existing && !existing.metadata.deletionTimestamp) {
+    const data = (existing as { data?: Record<string, string> }).data ?? {};
+    const text = (k: string) => Buffer.from(data[k] ?? '', 'base64').toString('utf8');
+    const cert = text('tls.crt');
+    const key = text('tls.key');
+    if (!cert.includes('-----BEGIN CERTIFICATE-----') || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
+      throw new ClusterError(
+        `${where} in context "${kube.context}" has no PEM tls.crt and tls.key`,
+        `delete it (kubectl -n ${NAMESPACE} delete secret ${CA_SECRET}) to have meshctl install generate a new root CA, or bring one: --set-file ca.cert=root-cert.pem --set-file ca.key=root-key.pem`,
+        undefined,
+        'E_BAD_CA',
+      );
+    }
+    const generated = existing.metadata.annotations?.[GENERATED_CA_ANNOTATION] !== undefined;
+    return { ca: { cert, key, generated }, note: `root CA: using the one in ${where}${generated ? ' (generated by an earlier install)' : ''}` };
+  }
+  if (opts.generate === false) return undefined;
+  const trustDomain = (values.meshConfig as { trustDomain?: string } | undefined)?.trustDomain ?? 'cluster.local';
+  const made = await generateRootCA(ctx.now(), trustDomain);
+  return { ca: { cert: made.certPem, key: made.keyPem, generated: true }, note: `root CA: none given (ca.cert/ca.key) and none in ${where}: generated a self-signed one to store there` };
+}
+
+/** The same render with a CA from the cluster; the CRDs are taken from the first render (same specs). */
+export async function renderWithCA(rendered: Rendered, ca: { cert: string; key: string; generated: boolean }): Promise<Rendered> {
+  const { renderManifests } = await import('../manifests/render.js');
+  const crds = rendered.resources.filter((r) => r.kind === 'CustomResourceDefinition');
+  return { ...rendered, resources: renderManifests({ values: rendered.values, profile: rendered.profile, version: rendered.version, crds, ca }) };
 }
 
 async function waitDeployment(kube: KubeApplier, namespace: string, name: string, timeoutMs: number, ready: (r: Resource | undefined) => string | true, progress: Progress): Promise<void> {

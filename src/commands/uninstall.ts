@@ -11,7 +11,11 @@ export const uninstallCommand = defineCommand({
     '(and with them every VirtualService, DestinationRule, ...) unless --purge; --purge says how many\n' +
     'mesh objects would be lost and asks first, unless -y. Objects that existed before meshctl installed\n' +
     '(an Istio install\'s CRDs, a meshctl-system namespace you made) are never deleted: meshctl only\n' +
-    'removes its labels from them. Nor is meshctl-system while it holds objects meshctl did not install.',
+    'removes its labels from them. Nor is meshctl-system while it holds objects meshctl did not install.\n' +
+    'The root CA Secret meshctl-system/meshctl-ca is deleted with the rest, whether install generated it\n' +
+    'or wrote it from your ca.cert/ca.key (your PEM files are untouched); a re-install then generates a\n' +
+    'new CA. A meshctl-ca Secret you created before install was adopted and is left in place.\n' +
+    'With --local DIR the root CA is kept unless --purge.',
   options: [
     { flags: '--purge', description: 'also delete the CRDs meshctl created, and every object of those kinds' },
     { flags: '-y, --yes', description: 'do not ask before --purge deletes mesh objects' },

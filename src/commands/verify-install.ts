@@ -24,7 +24,7 @@ export const verifyInstallCommand = defineCommand({
     const { containsDesired, describeRef, pruneCandidates } = await import('../manifests/plan.js');
     const { KIND_ORDER, NAMESPACE, INSTALL_SELECTOR } = await import('../manifests/render.js');
     const { installKindInfo, crdEstablished, deploymentReady } = await import('../store/kube-apply.js');
-    const rendered = await renderFromFlags(ctx, renderFlags(opts));
+    let rendered = await renderFromFlags(ctx, renderFlags(opts));
     const checks: Check[] = [];
     if (ctx.globals.local) {
       // A local mesh: the objects install --local lays out, read through the FileStore.
@@ -45,6 +45,10 @@ export const verifyInstallCommand = defineCommand({
     }
     const kube = await openApplier(ctx);
     try {
+      // Without a CA in the values, install stored (or generated) one in meshctl-ca: check against that.
+      const { clusterCA, renderWithCA } = await import('./install.js');
+      const found = await clusterCA(ctx, kube, rendered.values, { generate: false });
+      if (found) rendered = await renderWithCA(rendered, found.ca);
       for (const r of rendered.resources) {
         const ref = { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
         const object = describeRef(ref);

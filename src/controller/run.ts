@@ -126,7 +126,7 @@ export async function runController(ctx: Context, opts: RunControllerOptions): P
       webhook = createWebhookServer(cert, { image: opts.proxyImage, discoveryAddress: opts.injectDiscoveryAddress }, webhookStats);
       webhookPort = await listen(webhook, opts.ports.webhook, opts.address);
     } else {
-      log({ level: 'warn', msg: 'sidecar injection webhook not served: no CA directory (set MESHCTL_CA_DIR or --ca-dir to the meshctl-ca Secret; install with ca.cert/ca.key)' });
+      log({ level: 'warn', msg: 'sidecar injection webhook not served: no CA directory (set MESHCTL_CA_DIR or --ca-dir to the mounted meshctl-ca Secret, which meshctl install writes)' });
     }
     const heartbeat = setInterval(() => {
       const line = hub.heartbeat();
@@ -229,6 +229,35 @@ export async function runController(ctx: Context, opts: RunControllerOptions): P
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('monitoring: /ready /metrics\n');
   }
+}
+
+/**
+ * The http://HOST:PORT the webhook tells injected sidecars to stream from: $MESHCTL_DISCOVERY_ADDRESS
+ * if set, else the mesh config's defaultConfig.discoveryAddress (Istio's field, HOST:PORT, which
+ * meshctl install renders as the controller Service's port 15010), else that Service in `namespace`.
+ * Discovery is plain HTTP: an address with another scheme is refused rather than silently rewritten.
+ */
+export async function injectDiscoveryAddress(env: Record<string, string | undefined>, meshConfigText: string | undefined, namespace: string): Promise<string> {
+  if (env.MESHCTL_DISCOVERY_ADDRESS) return env.MESHCTL_DISCOVERY_ADDRESS;
+  let fromMesh: unknown;
+  if (meshConfigText) {
+    const { cjs } = await import('../core/module-interop.js');
+    const { parse } = cjs(await import('yaml'));
+    try {
+      fromMesh = (parse(meshConfigText) as { defaultConfig?: { discoveryAddress?: unknown } } | null)?.defaultConfig?.discoveryAddress;
+    } catch {
+      fromMesh = undefined; // an unreadable mesh config is reported where it is loaded; fall back here
+    }
+  }
+  if (typeof fromMesh === 'string' && fromMesh.trim()) {
+    const addr = fromMesh.trim();
+    if (addr.startsWith('http://')) return addr;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(addr)) {
+      throw new MeshctlError('E_BAD_MESH_CONFIG', `mesh config defaultConfig.discoveryAddress "${addr}" is not plain HTTP; meshctl controller serves discovery over http only`, { hint: 'set it to HOST:PORT (e.g. meshctl-controller.meshctl-system.svc:15010), or set MESHCTL_DISCOVERY_ADDRESS', exitCode: 65 });
+    }
+    return `http://${addr}`;
+  }
+  return `http://meshctl-controller.${namespace}.svc:15010`;
 }
 
 /** Reads the proxy's identity from the query; a string is the error to answer with 400. */
