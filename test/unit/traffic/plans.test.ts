@@ -7,13 +7,14 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { parseAllDocuments, parse, stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { Resource } from '../../../src/api/resource.js';
 import { displayRef } from '../../../src/api/resource.js';
 import { isMeshctlError } from '../../../src/core/errors.js';
 import { planCanaryPromote, planCanaryRollback, planCanaryShift } from '../../../src/core/traffic/canary.js';
 import { listFaults, planClearFaults, planInjectFault } from '../../../src/core/traffic/fault.js';
 import type { Plan, Snapshot } from '../../../src/core/traffic/model.js';
+import { loadSnapshot } from './snapshot.js';
 import { planResilience } from '../../../src/core/traffic/resilience.js';
 import { planHeaderRoute, planMirror } from '../../../src/core/traffic/routes.js';
 
@@ -24,29 +25,6 @@ const NOW = new Date('2026-01-02T03:04:05.000Z');
 const BOOKINFO = 'samples/bookinfo/bookinfo.yaml';
 const NET = (f: string): string => `samples/bookinfo/networking/${f}.yaml`;
 const INPUT = (f: string): string => `test/fixtures/traffic/inputs/${f}.yaml`;
-
-export function loadSnapshot(files: readonly string[], namespace = 'default'): Snapshot {
-  const all: Resource[] = [];
-  for (const f of files) {
-    for (const doc of parseAllDocuments(readFileSync(join(ROOT, f), 'utf8'))) {
-      const r = doc.toJS() as Resource | null;
-      if (!r?.kind) continue;
-      r.metadata.namespace ??= 'default';
-      all.push(r);
-    }
-  }
-  const of = (kind: string): Resource[] => all.filter((r) => r.kind === kind && r.metadata.namespace === namespace);
-  return {
-    namespace,
-    services: of('Service'),
-    virtualServices: of('VirtualService'),
-    destinationRules: of('DestinationRule'),
-    deployments: of('Deployment'),
-    pods: of('Pod'),
-    serviceEntries: of('ServiceEntry'),
-    workloadEntries: of('WorkloadEntry'),
-  };
-}
 
 interface Case {
   name: string;
