@@ -6,7 +6,7 @@
 import type { Context } from '../context.js';
 import type { Resource } from '../api/resource.js';
 import { displayRef } from '../api/resource.js';
-import { ForbiddenError } from '../core/errors.js';
+import { ClusterError, ForbiddenError } from '../core/errors.js';
 import type { Change, Plan, Snapshot } from '../core/traffic/model.js';
 import type { CommandOutput } from './spec.js';
 
@@ -16,10 +16,16 @@ export async function loadSnapshot(ctx: Context): Promise<Snapshot> {
   const namespace = await ctx.namespace();
   // Workloads only feed the readiness check and subset discovery: without permission to read them
   // the plan still works and says it could not check.
-  const optional = async (kind: string): Promise<Resource[]> => {
+  const optional = async (kind: string, mayBeMissing = false): Promise<Resource[]> => {
     try {
       return await store.list(kind, namespace);
     } catch (err) {
+      // A cluster may serve VirtualServices without the ServiceEntry/WorkloadEntry CRDs (a trimmed
+      // CRD set): then no service is defined by them, which is not a reason to fail.
+      if (mayBeMissing && err instanceof ClusterError && err.code === 'E_KIND_NOT_INSTALLED') {
+        ctx.debug(`${kind} is not served by this cluster: ${err.message}`);
+        return [];
+      }
       if (err instanceof ForbiddenError) {
         ctx.debug(`cannot list ${kind}s in ${namespace}: ${err.message}`);
         return [];
@@ -34,8 +40,8 @@ export async function loadSnapshot(ctx: Context): Promise<Snapshot> {
     optional('Deployment'),
     optional('Pod'),
     // Services outside Kubernetes (local processes, VMs) are ServiceEntries backed by WorkloadEntries.
-    optional('ServiceEntry'),
-    optional('WorkloadEntry'),
+    optional('ServiceEntry', true),
+    optional('WorkloadEntry', true),
   ]);
   return { namespace, virtualServices, destinationRules, services, deployments, pods, serviceEntries, workloadEntries };
 }
