@@ -74,6 +74,26 @@ async function http(ns: string, name: string): Promise<Http> {
 const run = (args: string[], ns: string) => meshctl([...args, '-n', ns], { env: kubeEnv() });
 
 describe('traffic commands on a real API server', () => {
+  it('canary shift on a ServiceEntry host creates subsets from its WorkloadEntries and changes nothing else', async () => {
+    const ns = await freshNamespace('traffic-se');
+    // The fixture's WorkloadEntry in namespace "other" is left out: the test namespace is fresh.
+    for (const r of docs('test/fixtures/traffic/inputs/service-entry.yaml', ns).filter((x) => x.metadata.name.startsWith('reviews') && !x.metadata.name.endsWith('v9'))) await store.apply(r);
+    const v0 = await versions(ns);
+    const r = await run(['canary', 'shift', 'reviews.example.internal', '25%'], ns);
+    expect(r.stderr).not.toContain('Error');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('reviews.example.internal: v1 75% / v2 25%');
+    expect(r.stderr).toContain('WorkloadEntry reviews-v2 reports no health');
+    expect(changed(v0, await versions(ns))).toEqual(['DestinationRule/reviews', 'VirtualService/reviews']);
+    const dr = await store.get({ kind: 'DestinationRule', namespace: ns, name: 'reviews' });
+    expect((dr?.spec as { host?: string }).host).toBe('reviews.example.internal');
+    const routes = await http(ns, 'reviews');
+    expect(routes[routes.length - 1]?.route.map((d) => [d.destination.subset, d.weight])).toEqual([['v1', 75], ['v2', 25]]);
+    const missing = await run(['canary', 'shift', 'reviews', '25%'], ns);
+    expect(missing.exitCode).toBe(65);
+    expect(missing.stderr).toContain('did you mean "reviews.example.internal"?');
+  });
+
   it('canary shift changes only the service\'s VirtualService; --dry-run changes nothing', async () => {
     const ns = await bookinfo('traffic-shift', 'destination-rule-all', 'virtual-service-all-v1');
     const v0 = await versions(ns);
