@@ -121,13 +121,12 @@ export function renderManifests(input: RenderInput): Resource[] {
   const selector = { app: CONTROLLER };
   out.push({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(CONTROLLER) });
 
+  // Only what the controller does today: it reads mesh config and workloads. It writes no status,
+  // checks no proxy tokens and runs no leader election yet; each gets its rule when it is built.
   const clusterRules: Record<string, unknown>[] = [
     { apiGroups: ['networking.istio.io', 'security.istio.io', 'telemetry.istio.io', 'extensions.istio.io'], resources: ['*'], verbs: ['get', 'list', 'watch'] },
-    { apiGroups: ['networking.istio.io', 'security.istio.io', 'telemetry.istio.io', 'extensions.istio.io'], resources: ['*/status'], verbs: ['patch', 'update'] },
     { apiGroups: [''], resources: ['namespaces', 'pods', 'services'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
-    // Proxies prove their identity with a service-account token; the controller checks it.
-    { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
   ];
   out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: meta(CONTROLLER, false), rules: clusterRules });
   out.push({
@@ -145,8 +144,6 @@ export function renderManifests(input: RenderInput): Resource[] {
       // No secrets: the kubelet mounts the meshctl-ca Secret into the pod (MESHCTL_CA_DIR) and
       // meshctl install writes it; the controller's own identity never reads or writes Secrets.
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
-      // Leader election between replicas.
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
     ],
   });
   out.push({
