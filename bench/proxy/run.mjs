@@ -295,7 +295,7 @@ function report(results, load, long) {
     '',
     `Ratios: meshctl / node-http-proxy = ${ratio(mesh, m['node-http-proxy'])} (goal >= 2), meshctl / bare node = ${ratio(mesh, m['bare node http'])} (goal >= 0.45), meshctl metrics on / off = ${ratio(mesh, m['meshctl --no-metrics'])} (goal >= 0.90).`,
     long
-      ? `Long run: ${long.seconds} s at max load through meshctl proxy: ${long.rps.toFixed(0)} req/s, RSS ${long.idle.toFixed(1)} MB idle, every 10 s under load: ${long.samples.map((x) => x.toFixed(0)).join(', ')} MB, after: ${long.after.toFixed(1)} MB. No 10 min soak was run.`
+      ? `Long run: ${long.seconds} s at max load through meshctl proxy: ${long.rps.toFixed(0)} req/s, RSS ${long.idle.toFixed(1)} MB idle, every 10 s under load: ${long.samples.map((x) => x.toFixed(0)).join(', ')} MB, after: ${long.after.toFixed(1)} MB. ${long.seconds >= 600 ? `Soak: RSS from the second minute to the end moved ${(long.samples[long.samples.length - 1] - (long.samples[6] ?? long.samples[0])).toFixed(1)} MB (goal: no growth).` : 'No 10 min soak was run.'}`
       : 'No long (60 s) run or 10 min soak in this run.',
   ];
   const text = lines.join('\n');
