@@ -112,7 +112,8 @@ export async function installProgress(ctx: Context): Promise<Progress> {
   let instance: ReturnType<typeof render> | undefined;
   const draw = () => {
     if (instance) instance.rerender(view());
-    else instance = render(view(), { stdout: ctx.io.stdout as NodeJS.WriteStream, patchConsole: false });
+    // liveViewAllowed() already decided from ctx.env and the TTY; ink's own CI check reads process.env.
+    else instance = render(view(), { stdout: ctx.io.stdout as NodeJS.WriteStream, patchConsole: false, interactive: true });
   };
   const stop = async () => {
     if (!instance) return;

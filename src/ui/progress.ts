@@ -47,7 +47,8 @@ export async function progressView(io: IO, env: Record<string, string | undefine
     update(p) {
       const el = createElement(RolloutView, { progress: p });
       if (instance) instance.rerender(el);
-      else instance = render(el, { stdout: io.stdout as NodeJS.WriteStream, patchConsole: false });
+      // liveViewAllowed() already decided from ctx.env and the TTY; ink's own CI check reads process.env.
+      else instance = render(el, { stdout: io.stdout as NodeJS.WriteStream, patchConsole: false, interactive: true });
     },
     async close() {
       instance?.unmount();
