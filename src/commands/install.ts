@@ -8,6 +8,7 @@ import type { KubeApplier } from '../store/kube-apply.js';
 import { RENDER_OPTIONS, renderFlags, type Rendered } from './manifest-inputs.js';
 import { defineCommand } from './spec.js';
 import { cjs } from '../core/module-interop.js';
+import { mapLimit } from '../core/map-limit.js';
 
 /** The oldest Kubernetes whose API server takes the vendored CRDs (CEL validation rules on by default). */
 export const MIN_KUBE_MINOR = 27;
@@ -602,18 +603,4 @@ export async function generateRootCA(now: Date, trustDomain: string): Promise<{ 
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
   const keyPem = x509.PemConverter.encode(pkcs8, 'PRIVATE KEY');
   return { certPem: cert.toString('pem') + '\n', keyPem: keyPem + '\n' };
-}
-
-/** Like Promise.all over `items`, at most `limit` at a time; results keep the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

@@ -16,6 +16,7 @@ import {
 } from './config-store.js';
 import { isErrno, withLock } from './file-lock.js';
 import { canonicalJson, deepEqualJson, isRecord, objectsOf, parseYamlFile, renderEdited, type DocEdit, type YamlFile } from './yaml-docs.js';
+import { mapLimit } from '../core/map-limit.js';
 
 export const DEFAULT_NAMESPACE = 'default';
 export const LOCK_FILE = '.meshctl.lock';
@@ -355,6 +356,7 @@ export class FileStore implements ConfigStore {
     const files = await listYamlFiles(this.#dir);
     const index: Index = new Map();
     const seen = new Set<string>();
+    // At most 32 files open at once: a big directory must not exhaust file descriptors.
     const loaded = await mapLimit(files, 32, (f) => this.#load(f));
     for (const [i, path] of files.entries()) {
       seen.add(path);
@@ -538,20 +540,6 @@ async function listYamlFiles(dir: string): Promise<string[]> {
   };
   await walk(dir);
   return out.sort();
-}
-
-/** `Promise.all(items.map(fn))` with at most `limit` running: a big directory must not exhaust file descriptors. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 /**

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mapLimit, parseDuration } from '../../src/commands/install.js';
+import { parseDuration } from '../../src/commands/install.js';
+import { mapLimit } from '../../src/core/map-limit.js';
 import { meshctl } from '../helpers/run-meshctl.js';
 
 /** Pre-checks that need no real cluster: an API server that is down or too old. */
