@@ -1,66 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-
-// Spawns the built binary: run `node scripts/build.mjs` first (npm test does).
-const bin = fileURLToPath(new URL('../../bin/meshctl', import.meta.url));
-
-interface Proc {
-  child: ChildProcess;
-  lines: string[];
-}
+import { get, portOf, serve, spawnMeshctl, type MeshctlProcess } from '../helpers/processes.js';
 
 let dir: string;
 let v1: Server, v2: Server;
-const procs: Proc[] = [];
+const procs: MeshctlProcess[] = [];
 
-function start(args: string[]): Proc {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const p: Proc = { child, lines: [] };
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let buf = '';
-    stream.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const parts = buf.split('\n');
-      buf = parts.pop() ?? '';
-      p.lines.push(...parts);
-    });
-  }
+/** Spawns meshctl and remembers it, so afterAll kills whatever a failed test left running. */
+function start(args: string[]): MeshctlProcess {
+  const p = spawnMeshctl(args);
   procs.push(p);
   return p;
-}
-
-function serve(name: string): Promise<Server> {
-  const s = createServer((q, r) => r.end(`${name} ${q.url}`));
-  return new Promise((res) => s.listen(0, '127.0.0.1', () => res(s)));
-}
-const portOf = (s: Server) => (s.address() as AddressInfo).port;
-
-function get(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
-async function waitLine(p: Proc, pred: (l: string) => boolean, from = 0, ms = 15_000): Promise<string> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
-    const l = p.lines.slice(from).find(pred);
-    if (l) return l;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out; output so far:\n${p.lines.join('\n')}`);
 }
 
 /** Polls until the outbound listener routes reviews.local to `want`; returns how long it took. */
@@ -130,12 +83,12 @@ afterAll(() => {
 
 it('controller streams config to proxy --discovery; edits route within a bounded wait; the proxy outlives a controller restart', async () => {
   const ctl = start(controllerArgs(0));
-  const ctlReady = JSON.parse(await waitLine(ctl, (l) => l.includes('"event":"ready"'))) as { ports: { discovery: number; monitoring: number } };
+  const ctlReady = JSON.parse(await ctl.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { discovery: number; monitoring: number } };
   const { discovery, monitoring } = ctlReady.ports;
   expect((await get(monitoring, 'x', '/ready')).status).toBe(200);
 
   const proxy = start(['proxy', '--discovery', `http://127.0.0.1:${discovery}`, '--workload', 'e2e', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1']);
-  const ready = JSON.parse(await waitLine(proxy, (l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; admin: number }; version: string };
+  const ready = JSON.parse(await proxy.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; admin: number }; version: string };
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v1 /r');
   const metrics = (await get(monitoring, 'x', '/metrics')).body;
   expect(metrics).toMatch(/^meshctl_controller_connected_proxies 1$/m);
@@ -154,15 +107,15 @@ it('controller streams config to proxy --discovery; edits route within a bounded
   const exited = new Promise<number | null>((r) => ctl.child.once('exit', (code) => r(code)));
   ctl.child.kill('SIGTERM');
   expect(await exited).toBe(0);
-  await waitLine(proxy, (l) => l.includes('"state":"disconnected"'), mark);
+  await proxy.waitFor((l) => l.includes('"state":"disconnected"'), mark);
   for (let i = 0; i < 5; i++) expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v2 /r');
   expect((await get(ready.ports.admin, 'admin', '/stats')).body).toMatch(/discovery\.state: (disconnected|connecting)/);
 
   // A new controller on the same port: the proxy reconnects and follows edits again.
   writeFileSync(join(dir, 'mesh.yaml'), mesh(0));
   const ctl2 = start(controllerArgs(discovery));
-  await waitLine(ctl2, (l) => l.includes('"event":"ready"'));
-  await waitLine(proxy, (l) => l.includes('"state":"connected"'), mark);
+  await ctl2.waitFor((l) => l.includes('"event":"ready"'));
+  await proxy.waitFor((l) => l.includes('"state":"connected"'), mark);
   await routesTo(ready.ports.outbound, 'v1');
 
   const proxyExit = new Promise<number | null>((r) => proxy.child.once('exit', (code) => r(code)));
@@ -180,15 +133,15 @@ it('a fault with an expiry stops on time in the proxy even when the controller i
     mesh(0).replace('metadata: {name: reviews, namespace: default}\nspec:\n  hosts: [reviews.local]\n  http:\n  - route:', `metadata: {name: reviews, namespace: default, annotations: {meshctl.io/fault-expires: '{"meshctl-fault-e2e":"${expires}"}'}}\nspec:\n  hosts: [reviews.local]\n  http:\n  - name: meshctl-fault-e2e\n    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}\n    route:`),
   );
   const ctl = start(controllerArgs(0));
-  const { ports } = JSON.parse(await waitLine(ctl, (l) => l.includes('"event":"ready"'))) as { ports: { discovery: number } };
+  const { ports } = JSON.parse(await ctl.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { discovery: number } };
   const proxy = start(['proxy', '--discovery', `http://127.0.0.1:${ports.discovery}`, '--workload', 'e2e', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1']);
-  const ready = JSON.parse(await waitLine(proxy, (l) => l.includes('"event":"ready"'))) as { ports: { outbound: number } };
+  const ready = JSON.parse(await proxy.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number } };
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).status).toBe(418);
   ctl.child.kill('SIGKILL'); // gone without a goodbye
-  await waitLine(proxy, (l) => l.includes('"state":"disconnected"'));
+  await proxy.waitFor((l) => l.includes('"state":"disconnected"'));
   expect(Date.now()).toBeLessThan(new Date(expires).getTime());
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).status).toBe(418);
-  await waitLine(proxy, (l) => l.includes('"source":"fault-expiry"'), 0, 15_000);
+  await proxy.waitFor((l) => l.includes('"source":"fault-expiry"'), 0, 15_000);
   expect(Date.now()).toBeGreaterThanOrEqual(new Date(expires).getTime());
   expect(await get(ready.ports.outbound, 'reviews.local', '/r')).toEqual({ status: 200, body: 'v1 /r' });
   proxy.child.kill('SIGTERM');

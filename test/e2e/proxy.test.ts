@@ -1,48 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-
-// Spawns the built binary: run `node scripts/build.mjs` first (npm test does). MESHCTL_E2E_BIN points
-// it at another build's launcher.
-const bin = process.env.MESHCTL_E2E_BIN ?? fileURLToPath(new URL('../../bin/meshctl', import.meta.url));
+import { get, portOf, serve, spawnMeshctl, type MeshctlProcess } from '../helpers/processes.js';
 
 let dir: string;
 let v1: Server, v2: Server;
-let proc: ChildProcess;
-const lines: string[] = [];
-
-function serve(name: string): Promise<Server> {
-  const s = createServer((q, r) => r.end(`${name} ${q.url}`));
-  return new Promise((res) => s.listen(0, '127.0.0.1', () => res(s)));
-}
-const portOf = (s: Server) => (s.address() as AddressInfo).port;
-
-function get(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
-async function waitFor(pred: (l: string) => boolean, ms = 10_000): Promise<string> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
-    const l = lines.find(pred);
-    if (l) return l;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out; output so far:\n${lines.join('\n')}`);
-}
+let proxy: MeshctlProcess;
 
 const mesh = (weightV2: number) => `
 apiVersion: networking.istio.io/v1
@@ -86,51 +51,40 @@ beforeAll(async () => {
   [v1, v2] = await Promise.all([serve('v1'), serve('v2')]);
   dir = mkdtempSync(join(tmpdir(), 'meshctl-proxy-e2e-'));
   writeFileSync(join(dir, 'mesh.yaml'), mesh(0));
-  proc = spawn(process.execPath, [bin, 'proxy', '--config', dir, '--workload', 'e2e', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  for (const stream of [proc.stdout!, proc.stderr!]) {
-    let buf = '';
-    stream.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const parts = buf.split('\n');
-      buf = parts.pop() ?? '';
-      lines.push(...parts);
-    });
-  }
+  proxy = spawnMeshctl(['proxy', '--config', dir, '--workload', 'e2e', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1']);
 });
 
 afterAll(() => {
-  proc.kill('SIGKILL');
+  proxy.child.kill('SIGKILL');
   v1.close();
   v2.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 it('serves the mesh in --config DIR, reloads on edit, survives a broken edit, and drains on SIGTERM', async () => {
-  const ready = JSON.parse(await waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; admin: number; health: number }; version: string };
+  const ready = JSON.parse(await proxy.waitFor((l) => l.includes('"event":"ready"'), 0, 10_000)) as { ports: { outbound: number; admin: number; health: number }; version: string };
   expect(ready.ports.outbound).toBeGreaterThan(0);
   // The CLI re-executed itself in place (same PID, so signals from a supervisor still reach it) with
   // the proxy's V8 heap flags.
-  if (process.platform === 'linux') expect(readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=2');
+  if (process.platform === 'linux') expect(readFileSync(`/proc/${proxy.child.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=2');
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v1 /r');
   expect((await get(ready.ports.health, 'x', '/healthz/ready')).status).toBe(200);
 
   writeFileSync(join(dir, 'mesh.yaml'), mesh(100));
-  const reload = JSON.parse(await waitFor((l) => l.includes('"event":"reload"'))) as { version: string };
+  const reload = JSON.parse(await proxy.waitFor((l) => l.includes('"event":"reload"'), 0, 10_000)) as { version: string };
   expect(reload.version).not.toBe(ready.version);
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v2 /r');
   const dump = JSON.parse((await get(ready.ports.admin, 'admin', '/config_dump')).body) as { version: string };
   expect(dump.version).toBe(reload.version);
 
   // A half-saved, broken file keeps the last good config serving.
-  const before = lines.length;
+  const before = proxy.lines.length;
   writeFileSync(join(dir, 'mesh.yaml'), mesh(100) + '\n  - {destination: [unclosed\n');
-  await waitFor((l) => lines.indexOf(l) >= before && l.includes('"level"'));
+  await proxy.waitFor((l) => proxy.lines.indexOf(l) >= before && l.includes('"level"'), 0, 10_000);
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v2 /r');
 
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  proc.kill('SIGTERM');
+  const exited = new Promise<number | null>((r) => proxy.child.once('exit', (code) => r(code)));
+  proxy.child.kill('SIGTERM');
   expect(await exited).toBe(0);
-  expect(lines.some((l) => l.includes('"event":"stopped"'))).toBe(true);
+  expect(proxy.lines.some((l) => l.includes('"event":"stopped"'))).toBe(true);
 });

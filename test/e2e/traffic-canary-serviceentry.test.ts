@@ -7,35 +7,25 @@
  * deviations; `canary promote` sends all of them to v2.
  * Spawns the built binary for the proxy: run `node scripts/build.mjs` first (npm test does).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { get, portOf, serve, spawnMeshctl, type MeshctlProcess } from '../helpers/processes.js';
 import { meshctl } from '../helpers/run-meshctl.js';
 
-const bin = fileURLToPath(new URL('../../bin/meshctl', import.meta.url));
 const HOST = 'reviews.example.internal';
 
 let dir: string;
 let v1: Server;
 let v2: Server;
-let proc: ChildProcess;
+let proc: MeshctlProcess;
 let outbound = 0;
 let stats = 0;
-const lines: string[] = [];
 /** Requests per version before the shift: the proxy's counters include them. */
 const unshifted = new Map<string, number>();
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-
-function serve(name: string): Promise<Server> {
-  const s = createServer((_q, r) => r.end(name));
-  return new Promise((res) => s.listen(0, '127.0.0.1', () => res(s)));
-}
-const portOf = (s: Server): number => (s.address() as AddressInfo).port;
 
 /** The service as a VM / local-process mesh defines it: a ServiceEntry and its WorkloadEntries. */
 function entries(): string {
@@ -57,28 +47,6 @@ spec:
 ---${we('v1', portOf(v1))}---${we('v2', portOf(v2))}`;
 }
 
-async function waitFor(pred: (l: string) => boolean, from = 0, ms = 15_000): Promise<string> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
-    const l = lines.slice(from).find(pred);
-    if (l) return l;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out; proxy output so far:\n${lines.join('\n')}`);
-}
-
-function get(): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port: outbound, path: '/', headers: { host: HOST }, agent }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
 /** `n` requests, `concurrency` at a time; counts of "status body". */
 async function load(n: number, concurrency = 16): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
@@ -87,7 +55,7 @@ async function load(n: number, concurrency = 16): Promise<Map<string, number>> {
     Array.from({ length: concurrency }, async () => {
       while (next < n) {
         next++;
-        const r = await get();
+        const r = await get(outbound, HOST, '/', agent);
         const key = `${r.status} ${r.status === 200 ? r.body : ''}`.trim();
         counts.set(key, (counts.get(key) ?? 0) + 1);
       }
@@ -98,36 +66,25 @@ async function load(n: number, concurrency = 16): Promise<Map<string, number>> {
 
 /** Runs a meshctl command on the directory and waits for the proxy to load the new config. */
 async function change(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  const from = lines.length;
+  const from = proc.lines.length;
   const r = await meshctl([...args, '--local', dir]);
   expect(r.exitCode, r.stderr).toBe(0);
-  await waitFor((l) => l.includes('"event":"reload"'), from);
+  await proc.waitFor((l) => l.includes('"event":"reload"'), from);
   return r;
 }
 
 beforeAll(async () => {
-  [v1, v2] = await Promise.all([serve('v1'), serve('v2')]);
+  [v1, v2] = await Promise.all([serve('v1', { echoPath: false }), serve('v2', { echoPath: false })]);
   dir = mkdtempSync(join(tmpdir(), 'meshctl-traffic-se-e2e-'));
   writeFileSync(join(dir, 'reviews.yaml'), entries());
-  proc = spawn(process.execPath, [bin, 'proxy', '--config', dir, '--workload', 'e2e-client', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  for (const stream of [proc.stdout!, proc.stderr!]) {
-    let buf = '';
-    stream.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const parts = buf.split('\n');
-      buf = parts.pop() ?? '';
-      lines.push(...parts);
-    });
-  }
-  const ready = JSON.parse(await waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; stats: number } };
+  proc = spawnMeshctl(['proxy', '--config', dir, '--workload', 'e2e-client', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1']);
+  const ready = JSON.parse(await proc.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; stats: number } };
   outbound = ready.ports.outbound;
   stats = ready.ports.stats;
 });
 
 afterAll(() => {
-  proc?.kill('SIGKILL');
+  proc?.child.kill('SIGKILL');
   agent.destroy();
   v1?.close();
   v2?.close();

@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, request, type Agent, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Helpers for the e2e tier: real `meshctl` processes and tiny upstreams, on 127.0.0.1 and port 0
+ * only, with every wait bounded.
+ */
+
+/**
+ * The built launcher the e2e tests spawn: run `node scripts/build.mjs` first (npm test does).
+ * MESHCTL_E2E_BIN points the tests at another build's launcher.
+ */
+export const meshctlBin: string = process.env.MESHCTL_E2E_BIN ?? fileURLToPath(new URL('../../bin/meshctl', import.meta.url));
+
+/**
+ * An http upstream on 127.0.0.1, port 0, answering every request with its name — followed by the
+ * request path unless `echoPath` is false (the load tests count bodies, so they want the name alone).
+ */
+export function serve(name: string, { echoPath = true }: { echoPath?: boolean } = {}): Promise<Server> {
+  const s = createServer((q, r) => r.end(echoPath ? `${name} ${q.url}` : name));
+  return new Promise((res) => s.listen(0, '127.0.0.1', () => res(s)));
+}
+
+/** The port a listening server got (they all listen on port 0). */
+export function portOf(s: Server): number {
+  return (s.address() as AddressInfo).port;
+}
+
+/**
+ * GET `path` from 127.0.0.1:`port` with Host `host`; resolves with the status and the whole body.
+ * `agent: false` (the default) opens a fresh connection; the load tests pass a keep-alive Agent.
+ */
+export function get(port: number, host: string, path = '/', agent: Agent | false = false): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path, headers: { host }, agent }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+/** A spawned `meshctl`, with its stdout and stderr collected line by line into one list. */
+export interface MeshctlProcess {
+  child: ChildProcess;
+  /** Complete lines of stdout and stderr, interleaved in arrival order. */
+  lines: string[];
+  /**
+   * Resolves with the first line at index `from` or later that matches `pred`; rejects after `ms`
+   * with everything the process said, so a failure shows why.
+   */
+  waitFor(pred: (l: string) => boolean, from?: number, ms?: number): Promise<string>;
+}
+
+/** Spawns `meshctl args...` (the built binary, under this Node) and starts collecting its output. */
+export function spawnMeshctl(args: string[]): MeshctlProcess {
+  const child = spawn(process.execPath, [meshctlBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  for (const stream of [child.stdout!, child.stderr!]) {
+    // Chunks split lines anywhere: keep the unfinished tail until its newline arrives.
+    let buf = '';
+    stream.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const parts = buf.split('\n');
+      buf = parts.pop() ?? '';
+      lines.push(...parts);
+    });
+  }
+  return { child, lines, waitFor: (pred, from, ms) => waitFor(lines, pred, from, ms) };
+}
+
+/**
+ * Polls `lines` every 20 ms until one at index `from` or later matches `pred`, for at most `ms`.
+ * Exported for output collected some other way; a MeshctlProcess has it bound as `waitFor`.
+ */
+export async function waitFor(lines: readonly string[], pred: (l: string) => boolean, from = 0, ms = 15_000): Promise<string> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const l = lines.slice(from).find(pred);
+    if (l) return l;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out after ${ms} ms; output so far:\n${lines.join('\n')}`);
+}
