@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { get, portOf, serve, spawnMeshctl, type MeshctlProcess } from '../helpers/processes.js';
+import { FREE_PROXY_PORTS, get, portOf, reviewsLocalMesh, serve, spawnMeshctl, type MeshctlProcess } from '../helpers/processes.js';
 
 let dir: string;
 let v1: Server, v2: Server;
@@ -28,43 +28,7 @@ async function routesTo(port: number, want: string, ms = 10_000): Promise<number
   throw new Error(`still routed to "${last}" after ${ms} ms`);
 }
 
-const mesh = (weightV2: number) => `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews.local]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  workloadSelector: {labels: {app: reviews}}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: reviews-v1, namespace: default}
-spec: {address: 127.0.0.1, ports: {http: ${portOf(v1)}}, labels: {app: reviews, version: v1}}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: reviews-v2, namespace: default}
-spec: {address: 127.0.0.1, ports: {http: ${portOf(v2)}}, labels: {app: reviews, version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec:
-  host: reviews.local
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews.local]
-  http:
-  - route:
-    - {destination: {host: reviews.local, subset: v1}, weight: ${100 - weightV2}}
-    - {destination: {host: reviews.local, subset: v2}, weight: ${weightV2}}
-`;
+const mesh = (weightV2: number): string => reviewsLocalMesh(portOf(v1), portOf(v2), weightV2);
 
 const controllerArgs = (discoveryPort: number) => ['--local', dir, 'controller', '--discovery-port', String(discoveryPort), '--monitoring-port', '0', '--address', '127.0.0.1', '--heartbeat-seconds', '1'];
 
@@ -87,7 +51,7 @@ it('controller streams config to proxy --discovery; edits route within a bounded
   const { discovery, monitoring } = ctlReady.ports;
   expect((await get(monitoring, 'x', '/ready')).status).toBe(200);
 
-  const proxy = start(['proxy', '--discovery', `http://127.0.0.1:${discovery}`, '--workload', 'e2e', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1']);
+  const proxy = start(['proxy', '--discovery', `http://127.0.0.1:${discovery}`, '--workload', 'e2e', '-n', 'default', ...FREE_PROXY_PORTS]);
   const ready = JSON.parse(await proxy.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; admin: number }; version: string };
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v1 /r');
   const metrics = (await get(monitoring, 'x', '/metrics')).body;
@@ -134,7 +98,7 @@ it('a fault with an expiry stops on time in the proxy even when the controller i
   );
   const ctl = start(controllerArgs(0));
   const { ports } = JSON.parse(await ctl.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { discovery: number } };
-  const proxy = start(['proxy', '--discovery', `http://127.0.0.1:${ports.discovery}`, '--workload', 'e2e', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1']);
+  const proxy = start(['proxy', '--discovery', `http://127.0.0.1:${ports.discovery}`, '--workload', 'e2e', '-n', 'default', ...FREE_PROXY_PORTS]);
   const ready = JSON.parse(await proxy.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number } };
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).status).toBe(418);
   ctl.child.kill('SIGKILL'); // gone without a goodbye

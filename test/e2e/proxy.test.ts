@@ -3,55 +3,19 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { get, portOf, serve, spawnMeshctl, type MeshctlProcess } from '../helpers/processes.js';
+import { FREE_PROXY_PORTS, get, portOf, reviewsLocalMesh, serve, spawnMeshctl, type MeshctlProcess } from '../helpers/processes.js';
 
 let dir: string;
 let v1: Server, v2: Server;
 let proxy: MeshctlProcess;
 
-const mesh = (weightV2: number) => `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews.local]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  workloadSelector: {labels: {app: reviews}}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: reviews-v1, namespace: default}
-spec: {address: 127.0.0.1, ports: {http: ${portOf(v1)}}, labels: {app: reviews, version: v1}}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: reviews-v2, namespace: default}
-spec: {address: 127.0.0.1, ports: {http: ${portOf(v2)}}, labels: {app: reviews, version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec:
-  host: reviews.local
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews.local]
-  http:
-  - route:
-    - {destination: {host: reviews.local, subset: v1}, weight: ${100 - weightV2}}
-    - {destination: {host: reviews.local, subset: v2}, weight: ${weightV2}}
-`;
+const mesh = (weightV2: number): string => reviewsLocalMesh(portOf(v1), portOf(v2), weightV2);
 
 beforeAll(async () => {
   [v1, v2] = await Promise.all([serve('v1'), serve('v2')]);
   dir = mkdtempSync(join(tmpdir(), 'meshctl-proxy-e2e-'));
   writeFileSync(join(dir, 'mesh.yaml'), mesh(0));
-  proxy = spawnMeshctl(['proxy', '--config', dir, '--workload', 'e2e', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1']);
+  proxy = spawnMeshctl(['proxy', '--config', dir, '--workload', 'e2e', '-n', 'default', ...FREE_PROXY_PORTS]);
 });
 
 afterAll(() => {

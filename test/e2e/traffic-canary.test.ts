@@ -10,7 +10,7 @@ import { Agent, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { get, portOf, serve, spawnMeshctl, type MeshctlProcess } from '../helpers/processes.js';
+import { countResponses, FREE_PROXY_PORTS, get, portOf, serve, spawnMeshctl, withinFourSigma, type MeshctlProcess } from '../helpers/processes.js';
 import { meshctl } from '../helpers/run-meshctl.js';
 
 const HOST = 'reviews.default.svc.cluster.local';
@@ -46,22 +46,7 @@ spec: {selector: {app: reviews}, ports: [{name: http, port: 9080}]}
 ---${version('v1', portOf(v1))}---${version('v2', portOf(v2))}`;
 }
 
-/** `n` requests, `concurrency` at a time; counts of "status body". */
-async function load(n: number, concurrency = 16): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        next++;
-        const r = await get(outbound, HOST, '/', agent);
-        const key = `${r.status} ${r.status === 200 ? r.body : ''}`.trim();
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-      }
-    }),
-  );
-  return counts;
-}
+const load = (n: number): Promise<Map<string, number>> => countResponses(n, () => get(outbound, HOST, '/', agent));
 
 /** Runs a meshctl command on the directory and waits for the proxy to load the new config. */
 async function change(args: string[]): Promise<void> {
@@ -75,7 +60,7 @@ beforeAll(async () => {
   [v1, v2] = await Promise.all([serve('v1', { echoPath: false }), serve('v2', { echoPath: false })]);
   dir = mkdtempSync(join(tmpdir(), 'meshctl-traffic-e2e-'));
   writeFileSync(join(dir, 'reviews.yaml'), workloads());
-  proc = spawnMeshctl(['proxy', '--config', dir, '--workload', 'e2e-client', '-n', 'default', '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1']);
+  proc = spawnMeshctl(['proxy', '--config', dir, '--workload', 'e2e-client', '-n', 'default', ...FREE_PROXY_PORTS]);
   const ready = JSON.parse(await proc.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; stats: number } };
   outbound = ready.ports.outbound;
   stats = ready.ports.stats;
@@ -88,11 +73,6 @@ afterAll(() => {
   v2?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-/** |observed - n p| within 4 standard deviations of a binomial(n, p). */
-function withinFourSigma(observed: number, n: number, p: number): boolean {
-  return Math.abs(observed - n * p) <= 4 * Math.sqrt(n * p * (1 - p));
-}
 
 test('canary shift 10%: 10,000 requests split 10/90 within 4 sigma', { timeout: 120_000 }, async () => {
   // No VirtualService or DestinationRule yet: shift creates both, subsets from the Pods' versions.

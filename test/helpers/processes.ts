@@ -86,3 +86,73 @@ export async function waitFor(lines: readonly string[], pred: (l: string) => boo
   }
   throw new Error(`timed out after ${ms} ms; output so far:\n${lines.join('\n')}`);
 }
+
+/** `meshctl proxy` flags that put every listener on a free 127.0.0.1 port (read them from the ready line). */
+export const FREE_PROXY_PORTS: readonly string[] = ['--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1'];
+
+/** Sends `n` requests, `concurrency` at a time, and counts the answers by "status body" (body only for 200). */
+export async function countResponses(n: number, send: () => Promise<{ status: number; body: string }>, concurrency = 16): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        next++;
+        const r = await send();
+        const key = `${r.status} ${r.status === 200 ? r.body : ''}`.trim();
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+    }),
+  );
+  return counts;
+}
+
+/** |observed - n p| within 4 standard deviations of a binomial(n, p): the bound traffic-split tests use. */
+export function withinFourSigma(observed: number, n: number, p: number): boolean {
+  return Math.abs(observed - n * p) <= 4 * Math.sqrt(n * p * (1 - p));
+}
+
+/**
+ * A `reviews.local` ServiceEntry with two WorkloadEntries (v1, v2) on the given ports, their
+ * DestinationRule subsets and a VirtualService sending `weightV2` % to v2: the mesh of local
+ * processes that the proxy and controller end-to-end tests serve.
+ */
+export function reviewsLocalMesh(v1Port: number, v2Port: number, weightV2: number): string {
+  return `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews.local]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  workloadSelector: {labels: {app: reviews}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: reviews-v1, namespace: default}
+spec: {address: 127.0.0.1, ports: {http: ${v1Port}}, labels: {app: reviews, version: v1}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: reviews-v2, namespace: default}
+spec: {address: 127.0.0.1, ports: {http: ${v2Port}}, labels: {app: reviews, version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews.local
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews.local]
+  http:
+  - route:
+    - {destination: {host: reviews.local, subset: v1}, weight: ${100 - weightV2}}
+    - {destination: {host: reviews.local, subset: v2}, weight: ${weightV2}}
+`;
+}
