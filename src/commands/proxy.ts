@@ -68,8 +68,6 @@ export const proxyCommand = defineCommand({
   ],
   outputs: ['table', 'json'],
   async run(ctx, _args, opts) {
-    // The real CLI process restarts itself in place with smaller V8 young-generation spaces (see reexec.ts).
-    (await import('../proxy/reexec.js')).reexecWithProxyFlags(ctx.env);
     const dir = opts.config as string | undefined;
     const discovery = opts.discovery as string | undefined;
     if (!dir && !discovery) throw new UsageError('meshctl proxy needs --config DIR or --discovery ADDR', 'point it at a directory of mesh YAML, or at meshctl controller: --discovery http://HOST:15010');
@@ -103,11 +101,20 @@ export const proxyCommand = defineCommand({
       headersTimeoutMs: seconds('header-timeout', opts.headerTimeout),
       idleTimeoutMs: seconds('idle-timeout', opts.idleTimeout),
     };
+    // Everything is validated: the real CLI process now becomes the CommonJS proxy runtime in place
+    // (same PID, smaller V8 young generation, no ESM loader or CLI modules; see reexec.ts). It
+    // returns only for in-process runs (tests) or where it cannot, and the proxy runs right here.
+    const { execProxyRuntime } = await import('../proxy/reexec.js');
+    const verbose = ctx.globals.verbose;
     if (discovery) {
+      execProxyRuntime(ctx.env, { ...settings, discovery, verbose });
       const { runDiscoveryProxy } = await import('../proxy/discovery.js');
       return runDiscoveryProxy(ctx, { discovery, ...settings });
     }
-    const [{ runProxy }, { resolve }] = await Promise.all([import('../proxy/run.js'), import('node:path')]);
-    await runProxy(ctx, { dir: resolve(ctx.cwd, dir as string), ...settings });
+    const { resolve } = await import('node:path');
+    const source = { dir: resolve(ctx.cwd, dir as string) };
+    execProxyRuntime(ctx.env, { ...settings, ...source, verbose });
+    const { runProxy } = await import('../proxy/run.js');
+    await runProxy(ctx, { ...source, ...settings });
   },
 });

@@ -1,8 +1,7 @@
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
-import type { Context } from '../context.js';
 import type { Snapshot } from '../core/compile/snapshot.js';
 import { MeshProxy } from './proxy.js';
-import { serveUntilStopped, type RunProxyOptions } from './run.js';
+import { serveUntilStopped, type ProxyContext, type RunProxyOptions } from './run.js';
 
 /**
  * The proxy's side of the controller's discovery stream (src/controller/run.ts): GET
@@ -241,7 +240,7 @@ export function localize(s: Snapshot, proxy: { ports: { outbound: number; inboun
  * the controller precompiled for coming fault expiries are swapped in on time by a local timer,
  * so an expired fault stops even while the controller is away.
  */
-export async function runDiscoveryProxy(ctx: Context, opts: RunDiscoveryProxyOptions): Promise<void> {
+export async function runDiscoveryProxy(ctx: ProxyContext, opts: RunDiscoveryProxyOptions): Promise<void> {
   const log = (line: string) => void ctx.io.stdout.write(line + '\n');
   let proxy: MeshProxy | undefined;
   let latest: SnapshotMessage | undefined;

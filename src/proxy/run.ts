@@ -1,9 +1,14 @@
 import type { Resource } from '../api/resource.js';
-import type { Context } from '../context.js';
+import type { IO } from '../context.js';
 import { COMPILE_KINDS } from '../core/compile/compile.js';
 import type { Watcher } from '../store/config-store.js';
 import { FileStore } from '../store/file-store.js';
 import { MeshProxy, type ProxyOptions } from './proxy.js';
+
+/** What the proxy takes from a command Context: only stdout, so dist/proxy-runtime.cjs needs no CLI context. */
+export interface ProxyContext {
+  io: Pick<IO, 'stdout'>;
+}
 
 export interface RunProxyOptions extends Omit<ProxyOptions, 'log'> {
   dir: string;
@@ -18,7 +23,7 @@ export interface RunProxyOptions extends Omit<ProxyOptions, 'log'> {
  * `meshctl proxy --config DIR`: loads the directory through the FileStore, watches every kind the
  * compiler reads, and recompiles (debounced) on change. A broken edit keeps the last good snapshot.
  */
-export async function runProxy(ctx: Context, opts: RunProxyOptions): Promise<void> {
+export async function runProxy(ctx: ProxyContext, opts: RunProxyOptions): Promise<void> {
   const store = await FileStore.open(opts.dir);
   const objects = new Map<string, Resource>();
   const key = (r: Resource) => `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
