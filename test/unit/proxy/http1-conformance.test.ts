@@ -54,6 +54,12 @@ const RAW: Record<string, (s: Socket, r: RawRequest) => void | Promise<void>> = 
   '/bighead': (s) => void s.write(`HTTP/1.1 200 OK\r\nX-Big: ${'b'.repeat(128 * 1024)}\r\nContent-Length: 2\r\n\r\nok`),
   '/clte': (s) => void s.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
   '/hop': (s) => void s.write('HTTP/1.1 200 OK\r\nConnection: x-resp, keep-alive\r\nX-Resp: secret\r\nX-Kept: yes\r\nKeep-Alive: timeout=99, max=7\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\nContent-Length: 2\r\n\r\nok'),
+  '/slow': async (s) => {
+    await sleep(150);
+    s.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n/slow');
+  },
+  // More bytes than Content-Length says: the extra must never reach a client (response desync).
+  '/extra': (s) => void s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled'),
 };
 
 beforeAll(async () => {
@@ -135,6 +141,27 @@ describe('connection management', () => {
     }
   });
 
+  it('HTTP/1.0 with Connection: keep-alive keeps the connection for a second request', async () => {
+    const ka = 'Connection: keep-alive\r\n';
+    const { res, conn } = await exchange(p.ports.outbound, `GET /ten-ka HTTP/1.0\r\nHost: web.local\r\n${ka}\r\n`);
+    try {
+      expect(res.status).toBe(200);
+      expect(header(res, 'connection')).toMatch(/^keep-alive$/i);
+      await conn.write(`GET /ten-ka2 HTTP/1.0\r\nHost: web.local\r\n${ka}\r\n`);
+      expect(json(await conn.response()).url).toBe('/ten-ka2');
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  it('HTTP/1.0 client: a chunked upstream response is not sent chunked (RFC 9112 6.1)', async () => {
+    const { res, conn } = await exchange(p.ports.outbound, 'GET /chunked HTTP/1.0\r\nHost: raw.local\r\n\r\n');
+    conn.destroy();
+    expect(res.status).toBe(200);
+    expect(header(res, 'transfer-encoding')).toBeUndefined();
+    expect(res.body.toString()).toBe('hello world');
+  });
+
   it('pipelining: two requests in one write get two responses, in order', async () => {
     const { res, conn } = await exchange(p.ports.outbound, get('/first') + get('/second'));
     try {
@@ -142,6 +169,32 @@ describe('connection management', () => {
       const second = await conn.response();
       expect(second.status).toBe(200);
       expect(json(second).url).toBe('/second');
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  it('pipelining: a slow first response still comes first; a POST body between requests keeps framing', async () => {
+    const post = 'POST /p HTTP/1.1\r\nHost: raw.local\r\nContent-Length: 11\r\n\r\nGET /x HTTP';
+    const { res, conn } = await exchange(p.ports.outbound, get('/slow', 'raw.local') + post + get('/fast', 'raw.local'));
+    try {
+      expect(res.body.toString()).toBe('/slow');
+      expect((await conn.response()).body.toString()).toBe('/p');
+      expect((await conn.response()).body.toString()).toBe('/fast');
+      const p1 = raw.requests.find((r) => r.msg.start === 'POST /p HTTP/1.1')!;
+      expect(p1.msg.body.toString()).toBe('GET /x HTTP');
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  it('pipelining: 20 requests in one write get 20 responses in order', async () => {
+    const paths = Array.from({ length: 20 }, (_, i) => `/pipe-${i}`);
+    const { res, conn } = await exchange(p.ports.outbound, paths.map((x) => get(x)).join(''));
+    try {
+      const urls = [json(res).url];
+      for (let i = 1; i < paths.length; i++) urls.push(json(await conn.response()).url);
+      expect(urls).toEqual(paths);
     } finally {
       conn.destroy();
     }
@@ -169,6 +222,13 @@ describe('request bodies', () => {
     } finally {
       conn.destroy();
     }
+  });
+
+  it('Transfer-Encoding is case-insensitive: "CHUNKED" is chunked', async () => {
+    const { res, conn } = await exchange(p.ports.outbound, 'POST /upper HTTP/1.1\r\nHost: web.local\r\nTransfer-Encoding: CHUNKED\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    conn.destroy();
+    expect(res.status).toBe(200);
+    expect(json(res)).toEqual({ url: '/upper', len: 3, sha: sha(Buffer.from('abc')) });
   });
 
   it('a request written one byte at a time (head and body) is framed correctly', async () => {
@@ -216,6 +276,25 @@ describe('response bodies', () => {
     conn.destroy();
     expect(res.status).toBe(200);
     expect(res.body.toString()).toBe('close-delimited body');
+  });
+
+  it('bytes after the Content-Length body never reach the client (no response desync)', async () => {
+    const c = await RawConn.open(p.ports.outbound);
+    try {
+      await c.write(get('/extra', 'raw.local'));
+      const r = await c.response();
+      expect(r.status).toBe(200);
+      expect(r.body.toString()).toBe('ok');
+      await sleep(50);
+      expect(c.pending.toString()).not.toMatch(/smuggled/);
+      if (!c.eof) {
+        await c.write(get('/after-extra', 'raw.local'));
+        expect((await c.response()).body.toString()).toBe('/after-extra');
+      }
+      expect(c.received.toString()).not.toMatch(/smuggled/);
+    } finally {
+      c.destroy();
+    }
   });
 
   it('a response split across many small TCP writes arrives whole', async () => {
@@ -312,6 +391,8 @@ const hostile: Hostile[] = [
   { name: 'obs-fold (header line starting with SP)', text: `GET / HTTP/1.1\r\n${H}X-Foo: a\r\n  folded\r\n\r\n`, allow: [400] },
   { name: 'bare LF line ending in headers', text: `GET / HTTP/1.1\r\n${H}X-Foo: a\nX-Bar: b\r\n\r\n`, allow: [400] },
   { name: 'NUL in a header value', text: `GET / HTTP/1.1\r\n${H}X-Foo: a\0b\r\n\r\n`, allow: [400] },
+  { name: 'bare CR in a header value', text: `GET / HTTP/1.1\r\n${H}X-Foo: a\rb\r\n\r\n`, allow: [400] },
+  { name: 'two Host headers (RFC 9112 3.2)', text: `GET / HTTP/1.1\r\n${H}Host: other.local\r\n\r\n`, allow: [400], gap: 'routed by the first Host; undici then refuses the duplicate: 503 UC, connection kept' },
   { name: 'Content-Length: abc', text: `POST / HTTP/1.1\r\n${H}Content-Length: abc\r\n\r\nabc`, allow: [400] },
   { name: 'Content-Length: -1', text: `POST / HTTP/1.1\r\n${H}Content-Length: -1\r\n\r\nx`, allow: [400] },
   { name: 'Content-Length: 1,2 (a list of different values)', text: `POST / HTTP/1.1\r\n${H}Content-Length: 1,2\r\n\r\nxy`, allow: [400] },
