@@ -153,7 +153,7 @@ export class RawConn {
     }
   }
 
-  /** Reads the next response (1xx included when `interim`). */
+  /** Reads the next response; an interim 1xx is returned like any other, so callers loop past it. */
   async response(opts: { method?: string; timeoutMs?: number } = {}): Promise<Message> {
     let got: { msg: Message; used: number } | undefined;
     await this.#waitUntil(
