@@ -1,0 +1,121 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { FREE_PROXY_PORTS, get, portOf, reviewsLocalMesh, serve, spawnMeshctl, type MeshctlProcess } from '../helpers/processes.js';
+import { meshctl } from '../helpers/run-meshctl.js';
+
+/**
+ * `meshctl proxy` (the built binary) validates its flags, then execs in place into
+ * dist/proxy-runtime.cjs, the CommonJS bundle of the proxy alone. These tests check that the
+ * process really is the runtime (same PID, V8 flag, original args still in argv for ps/pgrep), that
+ * it serves, and that its errors and exit codes are the ones the in-process command gives.
+ */
+
+let dir: string;
+let v1: Server, v2: Server;
+const procs: MeshctlProcess[] = [];
+
+function start(args: string[]): MeshctlProcess {
+  const p = spawnMeshctl(args);
+  procs.push(p);
+  return p;
+}
+
+function exitOf(p: MeshctlProcess): Promise<number | null> {
+  if (p.child.exitCode !== null) return Promise.resolve(p.child.exitCode);
+  return new Promise((resolve) => p.child.once('exit', (code) => resolve(code)));
+}
+
+/** argv of a live process, as `ps` and `pgrep -f` see it. */
+function argvOf(pid: number | undefined): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+}
+
+beforeAll(async () => {
+  [v1, v2] = await Promise.all([serve('v1'), serve('v2')]);
+  dir = mkdtempSync(join(tmpdir(), 'meshctl-proxy-runtime-e2e-'));
+  writeFileSync(join(dir, 'mesh.yaml'), reviewsLocalMesh(portOf(v1), portOf(v2), 0));
+});
+
+afterAll(() => {
+  for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  v1.close();
+  v2.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it.runIf(process.platform === 'linux')('--config DIR runs from dist/proxy-runtime.cjs in the same PID, keeps the original args in argv, serves and drains', async () => {
+  const proxy = start(['proxy', '--config', dir, '--workload', 'e2e', '-n', 'default', ...FREE_PROXY_PORTS]);
+  const ready = JSON.parse(await proxy.waitFor((l) => l.includes('"event":"ready"'), 0, 10_000)) as { ports: { outbound: number }; workload: string; namespace: string };
+  expect(ready).toMatchObject({ workload: 'e2e', namespace: 'default' });
+
+  const argv = argvOf(proxy.child.pid);
+  const script = argv.findIndex((a) => a.endsWith('/dist/proxy-runtime.cjs'));
+  expect(script).toBeGreaterThan(0);
+  expect(argv.slice(1, script)).toContain('--max-semi-space-size=2');
+  // The CLI's own args follow the runtime, so `pgrep -f "meshctl proxy"` still finds the sidecar.
+  expect(argv.slice(script + 1).join(' ')).toMatch(/meshctl proxy --config /);
+
+  expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v1 /r');
+
+  const exited = exitOf(proxy);
+  proxy.child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  const events = proxy.lines.map((l) => (JSON.parse(l) as { event?: string }).event);
+  expect(events).toEqual(['ready', 'draining', 'stopped']);
+});
+
+it('a missing --config dir: the same stderr line and exit code (69) as the in-process command; -v shows the runtime raised it', async () => {
+  const missing = join(dir, 'no-such-dir');
+  const inProcess = await meshctl(['proxy', '--config', missing, ...FREE_PROXY_PORTS]);
+  expect(inProcess.exitCode).toBe(69);
+
+  const p = start(['proxy', '--config', missing, ...FREE_PROXY_PORTS]);
+  expect(await exitOf(p)).toBe(69);
+  expect(p.lines.filter(Boolean)).toEqual(inProcess.stderr.trim().split('\n'));
+  expect(p.lines[0]).toBe(`Error: local mesh directory ${missing} does not exist (create it with \`meshctl install --local DIR\`, or pass an existing directory)`);
+
+  const verbose = start(['proxy', '-v', '--config', missing, ...FREE_PROXY_PORTS]);
+  expect(await exitOf(verbose)).toBe(69);
+  expect(verbose.lines[0]).toBe(p.lines[0]);
+  expect(verbose.lines.join('\n')).toMatch(/^\[E_CLUSTER_UNREACHABLE\] ClusterError: .*\n(.*\n)*.*proxy-runtime\.cjs/m);
+});
+
+it('a port already in use: exit 1 with the internal-error line the in-process command prints', async () => {
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const port = String(portOf(taken));
+  const args = ['proxy', '--config', dir, ...FREE_PROXY_PORTS.map((a, i) => (FREE_PROXY_PORTS[i - 1] === '--outbound-port' ? port : a))];
+  try {
+    const inProcess = await meshctl(args);
+    const p = start(args);
+    expect(await exitOf(p)).toBe(1);
+    expect(inProcess.exitCode).toBe(1);
+    expect(p.lines.filter(Boolean)).toEqual(inProcess.stderr.trim().split('\n'));
+    expect(p.lines[0]).toBe(`Error: internal error: listen EADDRINUSE: address already in use 127.0.0.1:${port} (please report it; -v shows the stack trace)`);
+  } finally {
+    taken.close();
+  }
+});
+
+it('a flag error is still reported by the CLI before any exec (exit 64)', async () => {
+  const p = start(['proxy', '--config', dir, '--outbound-port', '99999']);
+  expect(await exitOf(p)).toBe(64);
+  expect(p.lines.filter(Boolean)).toEqual(['Error: --outbound-port 99999 is not a port (use a number from 0 (any free port) to 65535)']);
+});
+
+it.runIf(process.platform === 'linux')('--discovery runs from the runtime too and serves what the controller streams', async () => {
+  const ctl = start(['--local', dir, 'controller', '--discovery-port', '0', '--monitoring-port', '0', '--address', '127.0.0.1', '--heartbeat-seconds', '1']);
+  const { ports } = JSON.parse(await ctl.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { discovery: number } };
+  const proxy = start(['proxy', '--discovery', `http://127.0.0.1:${ports.discovery}`, '--workload', 'e2e', '-n', 'default', ...FREE_PROXY_PORTS]);
+  const ready = JSON.parse(await proxy.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number } };
+  expect(argvOf(proxy.child.pid).some((a) => a.endsWith('/dist/proxy-runtime.cjs'))).toBe(true);
+  expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v1 /r');
+  const exited = exitOf(proxy);
+  proxy.child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  ctl.child.kill('SIGTERM');
+  await exitOf(ctl);
+});
