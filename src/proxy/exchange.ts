@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RetryPolicy } from '../core/compile/snapshot.js';
+import type { ResponseSink, UpstreamCall, UpstreamError } from './http1/client.js';
+import type { InRequest } from './http1/server.js';
 import type { Flag } from './metrics.js';
 import type { DestinationStats } from './metrics.js';
 import { RouteTable, type CompiledDestination, type CompiledRoute } from './router.js';
@@ -11,7 +12,7 @@ import type { ClusterRuntime, EndpointState } from './upstream.js';
  * One request through the proxy: the route's stages (composed once per route when a snapshot
  * loads), then attempts to upstream endpoints with timeout, retry and outlier bookkeeping, then the
  * response streamed straight back. One Exchange and one Attempt object per request; no closures on
- * the common path (timers get the exchange as an argument).
+ * the common path (timers and socket callbacks get the exchange as an argument).
  */
 
 /** What an Exchange needs from the proxy that owns it. */
@@ -30,7 +31,6 @@ export type Interceptor = (next: Stage) => Stage;
 export const MAX_REPLAY_BODY = 64 * 1024;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-const kExchange = Symbol('meshctl.exchange');
 
 export class Exchange {
   readonly start = performance.now();
@@ -38,10 +38,11 @@ export class Exchange {
   destination: CompiledDestination | undefined;
   cluster: ClusterRuntime | undefined;
   endpoint: EndpointState | undefined;
-  /** Outgoing request headers, flat [name, value, ...]: what undici sends. */
+  /** Outgoing request headers, flat [name, value, ...]: what goes upstream. */
   headers: string[] = [];
   path: string;
-  body: Buffer | IncomingMessage | null = null;
+  /** A buffered body (replayable), the downstream request streaming its body once, or none. */
+  body: Buffer | InRequest | null = null;
   replayable = true;
   requestBytes = 0;
   responseBytes = 0;
@@ -67,28 +68,29 @@ export class Exchange {
   routeTimer: NodeJS.Timeout | undefined;
   waitTimer: NodeJS.Timeout | undefined;
 
+  #incoming: IncomingHttpHeaders | undefined;
+
   constructor(
     readonly host: ExchangeHost,
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    readonly req: InRequest,
     readonly authority: string,
     readonly reporter: 'source' | 'destination',
   ) {
-    this.path = req.url ?? '/';
-    (res as unknown as Record<symbol, Exchange>)[kExchange] = this;
-    // `on`, not `once`: a response emits 'close' once, and once() would allocate a wrapper per request.
-    res.on('close', onDownstreamClose);
+    this.path = req.url;
+    req.owner = this;
+    req.onClose = onDownstreamClose;
   }
 
   // RequestView for the route matchers: the Exchange itself, so matching allocates nothing.
   get method(): string {
-    return this.req.method ?? 'GET';
+    return this.req.method;
   }
   get url(): string {
-    return this.req.url ?? '/';
+    return this.req.url;
   }
-  get incoming(): IncomingMessage['headers'] {
-    return this.req.headers;
+  /** Lower-cased header object, built on first use (only header matches and hashing need it). */
+  get incoming(): IncomingHttpHeaders {
+    return (this.#incoming ??= headerObject(this.req.raw));
   }
 
   get retries(): RetryPolicy | undefined {
@@ -100,18 +102,13 @@ export class Exchange {
     if (this.done) return;
     this.flag = flag;
     this.status = status;
-    if (this.committed || this.res.headersSent) {
-      this.res.destroy();
+    if (this.committed || this.req.headersSent) {
+      this.req.destroy();
     } else {
-      const body = `meshctl proxy: ${status} ${flag === '-' ? '' : flag + ' '}${reason}\n`;
-      this.responseBytes = Buffer.byteLength(body);
-      this.res.writeHead(status, [
-        'content-type', 'text/plain; charset=utf-8',
-        'content-length', String(this.responseBytes),
-        'x-meshctl-flags', flag,
-        ...(this.host.draining ? ['connection', 'close'] : []),
-      ]);
-      this.res.end(body);
+      const body = Buffer.from(`meshctl proxy: ${status} ${flag === '-' ? '' : flag + ' '}${reason}\n`);
+      this.responseBytes = body.length;
+      this.req.writeHead(status, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length), 'x-meshctl-flags', flag], 'raw');
+      this.req.end(body);
     }
     this.finish();
   }
@@ -147,7 +144,7 @@ export class Exchange {
     ep.active++;
     const perTry = this.retries?.perTryTimeoutMs ?? 0;
     if (perTry > 0) a.timer = setTimeout(onTryTimeout, perTry, a);
-    ep.pool.dispatch({ path: this.path, method: this.req.method as Dispatcher.HttpMethod, headers: this.headers, body: this.body }, a);
+    a.call = ep.pool.request(this.req.method, this.path, this.headers, this.body, a);
   }
 
   /** Whether a failed attempt may be retried, and by which retryOn condition. */
@@ -164,7 +161,7 @@ export class Exchange {
     const p = this.retries;
     if (!p || p.attempts <= 0) return false;
     // Only connect failures are safe for every method: the request never left.
-    if (kind !== 'connect' && !p.nonIdempotent && !IDEMPOTENT.has(this.req.method ?? '')) return false;
+    if (kind !== 'connect' && !p.nonIdempotent && !IDEMPOTENT.has(this.req.method)) return false;
     const on = p.retryOn;
     switch (kind) {
       case 'connect':
@@ -195,30 +192,32 @@ export class Exchange {
     this.waitTimer = setTimeout(onBackoffDone, ms, this);
   }
 
-  /** The downstream response headers: upstream's minus hop-by-hop, with the route's header ops. */
-  writeHead(status: number, headers: Record<string, string | string[] | undefined>): void {
-    const out: string[] = [];
+  /** The downstream response head: upstream's minus hop-by-hop fields, with the route's header ops. */
+  writeHead(status: number, raw: string[], framing: 'raw' | 'chunked' | 'close', connectionTokens: string[] | null): void {
     const rd = this.route?.responseHeaders;
     const dd = this.destination?.responseHeaders;
-    for (const k in headers) {
-      if (isHopByHop(k)) continue;
-      if ((rd && rd.drop.has(k)) || (dd && dd.drop.has(k))) continue;
-      const v = headers[k];
-      if (typeof v === 'string') out.push(k, v);
-      else if (v) for (const x of v) out.push(k, x);
+    const drops = (rd !== undefined && rd.drop.size > 0) || (dd !== undefined && dd.drop.size > 0);
+    const out: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i]!;
+      if (isHopByHopRaw(k)) continue;
+      if (drops || connectionTokens) {
+        const lower = k.toLowerCase();
+        if ((rd && rd.drop.has(lower)) || (dd && dd.drop.has(lower)) || connectionTokens?.includes(lower)) continue;
+      }
+      out.push(k, raw[i + 1]!);
     }
     if (rd) for (const x of rd.append) out.push(x);
     if (dd) for (const x of dd.append) out.push(x);
-    if (this.host.draining) out.push('connection', 'close');
     this.status = status;
     this.committed = true;
-    this.res.writeHead(status, out);
+    this.req.writeHead(status, out, framing);
   }
 }
 
-/** One try against one endpoint: the undici handler. A stale attempt (retried or timed out) is ignored. */
-export class Attempt implements Dispatcher.DispatchHandler {
-  controller: Dispatcher.DispatchController | undefined;
+/** One try against one endpoint: the upstream call's response sink. A stale attempt (retried or timed out) is ignored. */
+export class Attempt implements ResponseSink {
+  call: UpstreamCall | undefined;
   timer: NodeJS.Timeout | undefined;
   /** The response is retriable and will be retried: its body is read and dropped. */
   discarding = false;
@@ -236,15 +235,9 @@ export class Attempt implements Dispatcher.DispatchHandler {
     return this.ex.attempt === this && !this.ex.done;
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (!this.#current()) controller.abort(new Error('stale attempt'));
-  }
-
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    this.controller = controller;
+  onHead(statusCode: number, raw: string[], framing: 'raw' | 'chunked' | 'close', connectionTokens: string[] | null): void {
     if (!this.#current()) {
-      controller.abort(new Error('stale attempt'));
+      this.call?.abort();
       return;
     }
     this.started = true;
@@ -256,20 +249,21 @@ export class Attempt implements Dispatcher.DispatchHandler {
       return;
     }
     if (ex.attempts > 1 && ex.policyRetries(statusCode, 'status')) ex.flag = 'URX';
-    ex.writeHead(statusCode, headers);
+    ex.writeHead(statusCode, raw, framing, connectionTokens);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     if (this.discarding || !this.#current()) return;
     const ex = this.ex;
     ex.responseBytes += chunk.length;
-    if (!ex.res.write(chunk)) {
-      controller.pause();
-      ex.res.once('drain', () => controller.resume());
+    if (!ex.req.write(chunk)) {
+      // The client reads slower than upstream sends: stop reading upstream until its socket drains.
+      this.call?.pause();
+      ex.req.onDrain = onDownstreamDrain;
     }
   }
 
-  onResponseEnd(): void {
+  onEnd(): void {
     this.#release();
     if (!this.#current()) return;
     const ex = this.ex;
@@ -277,11 +271,11 @@ export class Attempt implements Dispatcher.DispatchHandler {
       ex.retry();
       return;
     }
-    ex.res.end();
+    ex.req.end();
     ex.finish();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  onError(err: UpstreamError): void {
     this.#release();
     if (!this.#current()) return;
     const ex = this.ex;
@@ -296,7 +290,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
       return;
     }
     const tryTimeout = this.abortedFor === 'try-timeout';
-    const connect = !this.started && isConnectError(err);
+    const connect = !this.started && err.phase === 'connect';
     ex.cluster!.report(this.ep, tryTimeout ? 504 : 0);
     if (!this.started) {
       const kind = tryTimeout ? 'timeout' : connect ? 'connect' : 'reset';
@@ -309,11 +303,12 @@ export class Attempt implements Dispatcher.DispatchHandler {
     const tries = ex.attempts > 1 ? ` after ${ex.attempts} tries` : '';
     if (tryTimeout) ex.localReply(504, ex.attempts > 1 ? 'URX' : 'UT', `upstream per-try timeout of ${ex.retries?.perTryTimeoutMs} ms${tries} (${name} ${this.ep.origin})`);
     else if (connect) ex.localReply(503, ex.attempts > 1 ? 'URX' : 'UF', `upstream connect error${tries}: ${errText(err)} (${name} ${this.ep.origin})`);
+    else if (!this.started && err.phase === 'protocol') ex.localReply(502, 'UPE', `upstream protocol error${tries}: ${errText(err)} (${name} ${this.ep.origin})`);
     else if (!this.started) ex.localReply(503, ex.attempts > 1 ? 'URX' : 'UC', `upstream reset before response headers${tries}: ${errText(err)} (${name} ${this.ep.origin})`);
     else {
       // Mid-body: the status is already sent, so the only honest signal left is to cut the connection.
-      ex.flag = 'UC';
-      ex.res.destroy();
+      ex.flag = err.phase === 'protocol' ? 'UPE' : 'UC';
+      ex.req.destroy();
       ex.finish();
     }
   }
@@ -328,26 +323,25 @@ export class Attempt implements Dispatcher.DispatchHandler {
   }
 }
 
+const TIMEOUT_ERROR = { phase: 'reset', message: 'timeout', code: 'ETIMEDOUT' } as UpstreamError;
+
 function onTryTimeout(a: Attempt): void {
   if (a.ended || a.ex.attempt !== a) return;
   a.abortedFor = 'try-timeout';
-  if (a.controller) a.controller.abort(new Error('per-try timeout'));
-  else {
-    // Not connected yet: give up on this attempt here; undici may still call back, which is stale.
-    a.onResponseError(undefined as unknown as Dispatcher.DispatchController, new Error('per-try timeout'));
-  }
+  // An aborted call reports nothing more: the attempt fails here, as if upstream had reset.
+  a.call?.abort();
+  a.onError(TIMEOUT_ERROR);
 }
 
 export function onRouteTimeout(ex: Exchange): void {
   if (ex.done) return;
   const a = ex.attempt;
-  if (a && !a.ended && a.controller) {
+  if (a && !a.ended) {
     a.abortedFor = 'timeout';
-    a.controller.abort(new Error('route timeout'));
-    if (!ex.done) ex.localReply(504, 'UT', `upstream request timeout after ${ex.route?.route.timeoutMs} ms (${ex.cluster?.cluster.name})`);
-    return;
+    a.call?.abort();
+    a.onError(TIMEOUT_ERROR);
+    if (ex.done) return;
   }
-  if (a && !a.ended) a.abortedFor = 'timeout';
   ex.localReply(504, 'UT', `upstream request timeout after ${ex.route?.route.timeoutMs} ms (${ex.cluster?.cluster.name})`);
 }
 
@@ -356,28 +350,40 @@ function onBackoffDone(ex: Exchange): void {
   if (!ex.done) ex.send();
 }
 
-function onDownstreamClose(this: ServerResponse): void {
-  const ex = (this as unknown as Record<symbol, Exchange | undefined>)[kExchange];
-  if (!ex || ex.done) return;
+function onDownstreamClose(req: InRequest): void {
+  const ex = req.owner as Exchange;
+  if (ex.done) return;
   // The client went away before the response finished: stop the upstream request too (Envoy's DC).
   ex.flag = 'DC';
   if (!ex.committed) ex.status = 0;
   const a = ex.attempt;
   if (a && !a.ended) {
     a.abortedFor = 'downstream';
-    a.controller?.abort(new Error('downstream disconnected'));
+    a.call?.abort();
+    a.onError(TIMEOUT_ERROR);
   }
   ex.finish();
 }
 
-function isConnectError(err: Error): boolean {
-  const code = (err as { code?: string }).code;
-  return code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EAI_AGAIN';
+function onDownstreamDrain(req: InRequest): void {
+  req.onDrain = null;
+  (req.owner as Exchange).attempt?.call?.resume();
 }
 
-function errText(err: Error): string {
-  const code = (err as { code?: string }).code;
-  return code ? `${code} ${err.message}` : err.message;
+function errText(err: UpstreamError): string {
+  return err.code ? `${err.code} ${err.message}` : err.message;
+}
+
+/** Node's lower-cased header object from raw pairs: repeated fields joined (cookie with "; "), for the route matchers. */
+function headerObject(raw: string[]): IncomingHttpHeaders {
+  const h: Record<string, string> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    const v = raw[i + 1]!;
+    const prev = h[k];
+    h[k] = prev === undefined ? v : `${prev}${k === 'cookie' ? '; ' : ', '}${v}`;
+  }
+  return h;
 }
 
 /** Hop-by-hop headers (RFC 9110 7.6.1) plus `expect`, which the proxy answers itself. Lower-case input. */
@@ -455,13 +461,11 @@ function afterDelay(ex: Exchange, next: Stage): void {
   if (!ex.done) next(ex);
 }
 
-// undici tells the handler API apart by onRequestStart, so it must be present even if empty.
-const NOOP_HANDLER: Dispatcher.DispatchHandler = {
-  onRequestStart() {},
-  onResponseStart() {},
-  onResponseData() {},
-  onResponseEnd() {},
-  onResponseError() {},
+const NOOP_SINK: ResponseSink = {
+  onHead() {},
+  onData() {},
+  onEnd() {},
+  onError() {},
 };
 
 export function mirrorInterceptor(route: CompiledRoute): Interceptor | undefined {
@@ -478,7 +482,7 @@ export function mirrorInterceptor(route: CompiledRoute): Interceptor | undefined
       const headers = ex.headers.slice();
       for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'host') headers[i + 1] = headers[i + 1] + '-shadow';
       try {
-        ep.pool.dispatch({ path: ex.path, method: ex.req.method as Dispatcher.HttpMethod, headers, body: ex.body as Buffer | null }, NOOP_HANDLER);
+        ep.pool.request(ex.req.method, ex.path, headers, ex.body as Buffer | null, NOOP_SINK);
       } catch {
         // A mirror never affects the primary request.
       }

@@ -11,7 +11,7 @@ export const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 250
 export const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
 
 /** Envoy's response flags this proxy sets. Index = small integer used in record keys. */
-export const FLAGS = ['-', 'UF', 'UO', 'URX', 'UT', 'FI', 'DI', 'DC', 'NR', 'UH', 'UC'] as const;
+export const FLAGS = ['-', 'UF', 'UO', 'URX', 'UT', 'FI', 'DI', 'DC', 'NR', 'UH', 'UC', 'UPE'] as const;
 export type Flag = (typeof FLAGS)[number];
 const FLAG_INDEX = new Map<string, number>(FLAGS.map((f, i) => [f, i]));
 

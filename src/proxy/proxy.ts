@@ -1,18 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Pool from 'undici/lib/dispatcher/pool.js';
 import type { Resource } from '../api/resource.js';
 import { compileSnapshot } from '../core/compile/compile.js';
 import { nextFaultExpiry } from '../core/traffic/fault-expiry.js';
 import type { Cluster, Snapshot } from '../core/compile/snapshot.js';
 import { applyOps, composeRoute, Exchange, isHopByHopRaw, MAX_REPLAY_BODY, newRequestId, type ExchangeHost, type Stage } from './exchange.js';
+import { Http1Server, type InRequest } from './http1/server.js';
 import { canonicalOf, decodePeer, encodePeer, Metrics, PEER_HEADER, UNKNOWN_PEER, type DestinationStats } from './metrics.js';
 import { compileRoute, RouteTable, type CompiledRoute } from './router.js';
 import { Tracer } from './tracing.js';
 import { ClusterRuntime, PoolRegistry } from './upstream.js';
 
 /**
- * The sidecar: outbound and inbound HTTP/1.1 listeners, admin, stats and readiness servers, and the
+ * The sidecar: outbound and inbound HTTP/1.1 listeners (our own framing on raw sockets, see
+ * http1/server.ts), admin, stats and readiness servers (node:http: off the hot path), and the
  * current snapshot generation. A reload builds a new generation and swaps one reference: requests
  * in flight keep the generation (and pools) they started with, kept-alive downstream connections
  * are untouched, and pools for endpoints that stay are shared, so upstream connections stay too.
@@ -73,7 +74,7 @@ export class MeshProxy implements ExchangeHost {
   extraStats: (() => string[]) | undefined;
   readonly ports: ProxyPorts = { outbound: 0, inbound: 0, admin: 0, stats: 0, health: 0 };
   readonly #opts: ProxyOptions;
-  readonly #pools = new PoolRegistry((origin, o) => new Pool(origin, o));
+  readonly #pools = new PoolRegistry();
   readonly #metrics: Metrics;
   readonly #tracer: Tracer | undefined;
   #gen: Generation | undefined;
@@ -85,8 +86,8 @@ export class MeshProxy implements ExchangeHost {
   /** Inbound records per calling workload (header value), bounded: beyond it callers count as unknown. */
   readonly #inboundStats = new Map<string, DestinationStats>();
   readonly #servers: Server[] = [];
-  #outbound!: Server;
-  #inbound!: Server;
+  #outbound!: Http1Server;
+  #inbound!: Http1Server;
 
   private constructor(opts: ProxyOptions) {
     this.#opts = opts;
@@ -119,30 +120,31 @@ export class MeshProxy implements ExchangeHost {
   /** Binds every listener (port 0 picks a free one; see `ports`) and loads the first config. */
   static async start(opts: ProxyOptions, resources: Resource[]): Promise<MeshProxy> {
     const p = new MeshProxy(opts);
-    // Node checks header timeouts on a timer (30 s by default): check at a tenth of the timeout so a
-    // slow client is cut close to when it should be.
     const serverOpts = {
-      keepAliveTimeout: opts.idleTimeoutMs,
-      headersTimeout: opts.headersTimeoutMs,
-      requestTimeout: 0,
-      noDelay: true,
-      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(opts.headersTimeoutMs / 10))),
+      headersTimeoutMs: opts.headersTimeoutMs,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      // Envoy's stream idle timeout: a request with nothing moving for 5 minutes (a client that
+      // stalls mid-body, say) is cut, so stuck requests cannot pile up forever.
+      streamIdleTimeoutMs: 300_000,
     };
-    p.#outbound = createServer(serverOpts, (req, res) => p.#onOutbound(req, res));
-    p.#inbound = createServer(serverOpts, (req, res) => p.#onInbound(req, res));
-    // Envoy's stream idle timeout: a connection with nothing moving for 5 minutes (a client that
-    // stalls mid-body, say) is closed, so stuck requests cannot pile up forever.
-    p.#outbound.timeout = 300_000;
-    p.#inbound.timeout = 300_000;
+    p.#outbound = new Http1Server(serverOpts, (req) => p.#onOutbound(req));
+    p.#inbound = new Http1Server(serverOpts, (req) => p.#onInbound(req));
     const admin = createServer((req, res) => p.#onAdmin(req, res));
     const stats = createServer((req, res) => p.#onStats(req, res));
     const health = createServer((req, res) => p.#onHealth(req, res));
-    p.ports.outbound = await listen(p.#outbound, opts.ports.outbound, opts.outboundAddress);
-    p.ports.inbound = await listen(p.#inbound, opts.ports.inbound, opts.bindAddress);
-    p.ports.admin = await listen(admin, opts.ports.admin, '127.0.0.1');
-    p.ports.stats = await listen(stats, opts.ports.stats, opts.bindAddress);
-    p.ports.health = await listen(health, opts.ports.health, opts.bindAddress);
-    p.#servers.push(p.#outbound, p.#inbound, admin, stats, health);
+    try {
+      p.ports.outbound = await p.#outbound.listen(opts.ports.outbound, opts.outboundAddress);
+      p.ports.inbound = await p.#inbound.listen(opts.ports.inbound, opts.bindAddress);
+      p.ports.admin = await listen(admin, opts.ports.admin, '127.0.0.1');
+      p.ports.stats = await listen(stats, opts.ports.stats, opts.bindAddress);
+      p.ports.health = await listen(health, opts.ports.health, opts.bindAddress);
+    } catch (err) {
+      p.#outbound.closeAll();
+      p.#inbound.closeAll();
+      for (const s of [admin, stats, health]) s.close();
+      throw err;
+    }
+    p.#servers.push(admin, stats, health);
     p.update(resources);
     return p;
   }
@@ -292,12 +294,12 @@ export class MeshProxy implements ExchangeHost {
 
   // ---- listeners ----
 
-  #onOutbound(req: IncomingMessage, res: ServerResponse): void {
+  #onOutbound(req: InRequest): void {
     const gen = this.#gen!;
     this.#inflight++;
     const out: string[] = [];
-    const scan = scanHeaders(req.rawHeaders, out);
-    const ex = new Exchange(this, req, res, scan.authority, 'source');
+    const scan = scanHeaders(req, out);
+    const ex = new Exchange(this, req, scan.authority, 'source');
     ex.headers = out;
     ex.requestBytes = scan.contentLength > 0 ? scan.contentLength : 0;
     // Envoy generates x-request-id when the request has none; local replies log it too.
@@ -325,23 +327,23 @@ export class MeshProxy implements ExchangeHost {
     const route = cr.route;
     if (route.redirect) {
       const r = route.redirect;
-      const q = (req.url ?? '/').indexOf('?');
-      const query = q < 0 || (r.uri && r.uri.includes('?')) ? '' : (req.url ?? '').slice(q);
+      const q = req.url.indexOf('?');
+      const query = q < 0 || (r.uri && r.uri.includes('?')) ? '' : req.url.slice(q);
       const authority = r.authority ?? scan.authority.replace(/:\d+$/, '');
-      const location = `${r.scheme ?? 'http'}://${authority}${r.port ? ':' + r.port : ''}${r.uri ?? (q < 0 ? req.url : (req.url ?? '/').slice(0, q))}${query}`;
+      const location = `${r.scheme ?? 'http'}://${authority}${r.port ? ':' + r.port : ''}${r.uri ?? (q < 0 ? req.url : req.url.slice(0, q))}${query}`;
       ex.status = r.code;
-      res.writeHead(r.code, ['location', location, 'content-length', '0']);
-      res.end();
+      req.writeHead(r.code, ['location', location, 'content-length', '0'], 'raw');
+      req.end();
       ex.finish();
       return;
     }
     if (route.directResponse) {
       const d = route.directResponse;
       ex.status = d.status;
-      const body = d.body ?? '';
-      ex.responseBytes = Buffer.byteLength(body);
-      res.writeHead(d.status, ['content-type', 'text/plain', 'content-length', String(ex.responseBytes)]);
-      res.end(body);
+      const body = Buffer.from(d.body ?? '');
+      ex.responseBytes = body.length;
+      req.writeHead(d.status, ['content-type', 'text/plain', 'content-length', String(body.length)], 'raw');
+      req.end(body);
       ex.finish();
       return;
     }
@@ -390,12 +392,12 @@ export class MeshProxy implements ExchangeHost {
     return c;
   }
 
-  #onInbound(req: IncomingMessage, res: ServerResponse): void {
+  #onInbound(req: InRequest): void {
     const gen = this.#gen!;
     this.#inflight++;
     const out: string[] = [];
-    const scan = scanHeaders(req.rawHeaders, out);
-    const ex = new Exchange(this, req, res, scan.authority, 'destination');
+    const scan = scanHeaders(req, out);
+    const ex = new Exchange(this, req, scan.authority, 'destination');
     ex.headers = out;
     ex.requestBytes = scan.contentLength > 0 ? scan.contentLength : 0;
     // A caller without a sidecar sent none: the app gets one, as Envoy's inbound listener does.
@@ -420,11 +422,9 @@ export class MeshProxy implements ExchangeHost {
       return;
     }
     if (wantReplay && !scan.chunked && scan.contentLength <= MAX_REPLAY_BODY) {
-      const chunks: Buffer[] = [];
-      ex.req.on('data', (c: Buffer) => chunks.push(c));
-      ex.req.once('end', () => {
+      ex.req.collectBody((body) => {
         if (ex.done) return;
-        ex.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        ex.body = body;
         this.#hashKey(ex);
         stage(ex);
       });
@@ -442,12 +442,12 @@ export class MeshProxy implements ExchangeHost {
     const dest = ex.route?.destinations[0];
     const lb = dest ? this.#gen!.clusters.get(dest.cluster)?.cluster.lb : undefined;
     if (!lb || lb.type !== 'CONSISTENT_HASH') return;
-    if (lb.header) ex.hashKey = headerValue(ex.req.headers[lb.header]);
-    else if (lb.cookie) ex.hashKey = cookieValue(ex.req.headers.cookie, lb.cookie);
-    else if (lb.sourceIp) ex.hashKey = ex.req.socket.remoteAddress;
+    if (lb.header) ex.hashKey = headerValue(ex.incoming[lb.header]);
+    else if (lb.cookie) ex.hashKey = cookieValue(ex.incoming.cookie, lb.cookie);
+    else if (lb.sourceIp) ex.hashKey = ex.req.remoteAddress;
     else if (lb.queryParam) {
-      const q = (ex.req.url ?? '').indexOf('?');
-      ex.hashKey = q < 0 ? undefined : (new URLSearchParams((ex.req.url ?? '').slice(q + 1)).get(lb.queryParam) ?? undefined);
+      const q = ex.req.url.indexOf('?');
+      ex.hashKey = q < 0 ? undefined : (new URLSearchParams(ex.req.url.slice(q + 1)).get(lb.queryParam) ?? undefined);
     }
   }
 
@@ -534,10 +534,8 @@ export class MeshProxy implements ExchangeHost {
   startDrain(): void {
     if (this.draining) return;
     this.draining = true;
-    this.#outbound.close();
-    this.#inbound.close();
-    this.#outbound.closeIdleConnections();
-    this.#inbound.closeIdleConnections();
+    this.#outbound.startDrain();
+    this.#inbound.startDrain();
   }
 
   /** Drains, waits up to `graceMs` for requests in flight, then closes everything. */
@@ -553,6 +551,8 @@ export class MeshProxy implements ExchangeHost {
         };
       });
     }
+    this.#outbound.closeAll();
+    this.#inbound.closeAll();
     for (const s of this.#servers) {
       s.close();
       s.closeAllConnections();
@@ -574,27 +574,29 @@ interface HeaderScan {
 
 /**
  * One pass over the raw request headers: copies them to `out` minus hop-by-hop ones and picks up what
- * routing needs. Only names of a length that could matter are lower-cased.
+ * routing needs. Only names of a length that could matter are lower-cased. Framing (length, chunked,
+ * Host) was validated when the head was parsed (http1/head.ts framingOf).
  */
-function scanHeaders(raw: string[], out: string[]): HeaderScan {
-  let authority = '';
-  let contentLength = -1;
-  let chunked = false;
+function scanHeaders(req: InRequest, out: string[]): HeaderScan {
+  const raw = req.raw;
+  const tokens = req.framing.connectionTokens;
+  const authority = req.authority;
   let requestId = '';
   let peer = '';
+  let hasHost = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const value = raw[i + 1]!;
+    let value = raw[i + 1]!;
     const n = name.length;
-    if (isHopByHopRaw(name)) {
-      if (n === 17) chunked = true; // transfer-encoding: node already rejected any value but chunked
-      continue;
+    if (isHopByHopRaw(name)) continue;
+    // Fields the client named in `Connection` are hop-by-hop too (RFC 9110 7.6.1).
+    if (tokens && tokens.includes(name.toLowerCase())) continue;
+    if (n === 4 && name.toLowerCase() === 'host') {
+      value = authority; // an absolute-form target's authority wins
+      hasHost = true;
     }
-    if (n === 4 && authority === '' && name.toLowerCase() === 'host') authority = value;
     else if (n === 14) {
-      const lower = name.toLowerCase();
-      if (lower === 'content-length') contentLength = Number(value);
-      else if (lower === PEER_HEADER) {
+      if (name.toLowerCase() === PEER_HEADER) {
         peer = value;
         continue;
       }
@@ -605,7 +607,9 @@ function scanHeaders(raw: string[], out: string[]): HeaderScan {
     }
     out.push(name, value);
   }
-  return { authority, contentLength, chunked, requestId, peer };
+  // HTTP/1.0 may come without Host; upstream is spoken to in HTTP/1.1, which needs one.
+  if (!hasHost && authority !== '') out.push('host', authority);
+  return { authority, contentLength: req.framing.length, chunked: req.framing.chunked, requestId, peer };
 }
 
 function rewritePath(url: string, cr: CompiledRoute, matchedPrefix: string | undefined): string {

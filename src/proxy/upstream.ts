@@ -1,14 +1,12 @@
-import type { Pool } from 'undici';
 import type { Cluster, Endpoint } from '../core/compile/snapshot.js';
+import { UpstreamPool, type PoolOptions } from './http1/client.js';
 import type { DestinationStats, Metrics } from './metrics.js';
 
 /**
- * Upstream clusters at run time: endpoints with their undici Pool, load balancing, outlier
+ * Upstream clusters at run time: endpoints with their connection pool, load balancing, outlier
  * detection and the cluster's circuit breaker. Pools are owned by a PoolRegistry that outlives
  * snapshots, so a reload that keeps an endpoint keeps its kept-alive connections.
  */
-
-export type PoolFactory = (origin: string, opts: Pool.Options) => Pool;
 
 export class EndpointState {
   /** Requests sent and not finished: LEAST_REQUEST reads it. */
@@ -21,26 +19,25 @@ export class EndpointState {
   ejections = 0;
   constructor(
     readonly endpoint: Endpoint,
-    readonly pool: Pool,
+    readonly pool: UpstreamPool,
     readonly origin: string,
     readonly stats: DestinationStats | undefined,
   ) {}
 }
 
-/** Pools shared across snapshots, keyed by origin and pool settings. */
+/** Pools shared across snapshots, keyed by address and pool settings. */
 export class PoolRegistry {
-  readonly #pools = new Map<string, Pool>();
-  constructor(readonly factory: PoolFactory) {}
+  readonly #pools = new Map<string, UpstreamPool>();
 
-  get(origin: string, opts: Pool.Options): Pool {
-    const key = `${origin}|${opts.connections ?? ''}|${opts.keepAliveTimeout ?? ''}|${opts.maxRequestsPerClient ?? ''}|${JSON.stringify(opts.connect ?? {})}`;
+  get(host: string, port: number, opts: PoolOptions): UpstreamPool {
+    const key = `${host}|${port}|${opts.maxConnections}|${opts.idleTimeoutMs}|${opts.maxRequestsPerConnection}|${opts.connectTimeoutMs}`;
     let p = this.#pools.get(key);
-    if (!p) this.#pools.set(key, (p = this.factory(origin, opts)));
+    if (!p) this.#pools.set(key, (p = new UpstreamPool(host, port, opts)));
     return p;
   }
 
   /** Closes pools no live cluster uses; close() lets their in-flight requests finish first. */
-  retain(live: Set<Pool>): void {
+  retain(live: Set<UpstreamPool>): void {
     for (const [k, p] of this.#pools) {
       if (!live.has(p)) {
         this.#pools.delete(k);
@@ -77,15 +74,11 @@ export class ClusterRuntime {
     previous: ClusterRuntime | undefined,
   ) {
     const cp = cluster.connectionPool;
-    const poolOpts: Pool.Options = {
-      connections: cp.maxConnections > 0 ? cp.maxConnections : null,
-      pipelining: 1,
-      keepAliveTimeout: Math.min(cp.idleTimeoutMs, 600_000),
-      connect: { timeout: cp.connectTimeoutMs },
-      // Route timeouts are the proxy's; undici's own would cut long responses (Istio's default is none).
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      ...(cp.maxRequestsPerConnection > 0 ? { maxRequestsPerClient: cp.maxRequestsPerConnection } : {}),
+    const poolOpts: PoolOptions = {
+      maxConnections: cp.maxConnections,
+      idleTimeoutMs: Math.min(cp.idleTimeoutMs, 600_000),
+      connectTimeoutMs: cp.connectTimeoutMs,
+      maxRequestsPerConnection: cp.maxRequestsPerConnection,
     };
     this.endpoints = cluster.endpoints.map((e) => {
       const host = e.address.includes(':') ? `[${e.address}]` : e.address;
@@ -98,7 +91,7 @@ export class ClusterRuntime {
         destinationServiceNamespace: cluster.serviceNamespace,
         destinationVersion: e.labels.version ?? cluster.subset ?? 'unknown',
       }, reporter === 'source' ? 'unknown' : 'none');
-      const st = new EndpointState(e, pools.get(origin, poolOpts), origin, stats);
+      const st = new EndpointState(e, pools.get(e.address, e.port, poolOpts), origin, stats);
       // Outlier state survives a reload for the same endpoint: an ejected host stays ejected.
       const old = previous?.endpoints.find((p) => p.origin === origin);
       if (old) {

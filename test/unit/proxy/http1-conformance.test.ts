@@ -10,7 +10,7 @@ import { exchange, header, headerAll, RawConn, rawUpstream, type Message, type R
  * HTTP/1.1 conformance and hostile input for the outbound listener, byte-exact on raw sockets.
  * The safety net for replacing node:http + undici with our own framing: every case says what
  * reaches the client (status line, body bytes), what reaches the upstream, and whether the client
- * connection is closed or kept. Cases today's proxy gets wrong are in 'known gaps' (skipped).
+ * connection is closed or kept.
  */
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -381,7 +381,7 @@ interface Hostile {
   text: string;
   allow: number[];
   streamed?: boolean;
-  /** Why today's proxy fails it: the case is listed under known gaps and skipped. */
+  /** What node:http + undici did with it (before src/proxy/http1): these run in their own describe. */
   gap?: string;
 }
 
@@ -447,11 +447,10 @@ describe('upstream misbehaving', () => {
       try {
         await c.write(get(path, 'raw.local'));
         const r = await c.response();
-        // Exactly 502 is the goal (see known gaps); today it is 503 UC.
-        expect(r.start).toMatch(/^HTTP\/1\.1 50[23] /);
+        expect(r.start).toMatch(/^HTTP\/1\.1 502 /);
         const flag = header(r, 'x-meshctl-flags');
         expect(flag).toMatch(/^[A-Z]{2,4}$/);
-        expect(r.body.toString()).toMatch(new RegExp(`^meshctl proxy: 50[23] ${flag} .*raw\\.local`));
+        expect(r.body.toString()).toMatch(new RegExp(`^meshctl proxy: 502 ${flag} .*raw\\.local`));
         expect(header(r, 'x-big')).toBeUndefined();
         await c.write(get('/still-alive', 'raw.local'));
         expect((await c.response()).body.toString()).toBe('/still-alive');
@@ -547,26 +546,24 @@ async function absoluteForm(hostHeader: string): Promise<void> {
   expect(hit.headers.host).toBe('web.local');
 }
 
-/** Skipped by default; CONFORMANCE_GAPS=1 runs them (against the new framing, or to see them fail today). */
-const gap = process.env.CONFORMANCE_GAPS === '1' ? it : it.skip;
-
-describe('known gaps (today\'s proxy gets these wrong; the new HTTP/1 framing must pass them)', () => {
+// These cases failed with node:http + undici (the notes say how) and pass with src/proxy/http1.
+describe('stricter than node:http + undici were', () => {
   for (const c of hostile.filter((x) => x.gap)) {
-    // Wrong today: see `gap` on the case.
-    gap(`${c.name} -> ${c.allow.join('/')} [today: ${c.gap}]`, () => expectRejected(c));
+    // Was: see `gap` on the case.
+    it(`${c.name} -> ${c.allow.join('/')}`, () => expectRejected(c));
   }
-  // Wrong today: the client connection is closed with no response at all (neither the 103 nor the 200).
-  gap('an interim 103 from upstream is followed by the intact final 200 [today: connection closed, no response]', () => interim103());
+  // Was: the client connection is closed with no response at all (neither the 103 nor the 200).
+  it('an interim 103 from upstream is followed by the intact final 200', () => interim103());
   for (const [path, what] of BAD_UPSTREAM) {
-    // Wrong today: every upstream protocol error is 503 UC ("reset before response headers"); Envoy answers 502 (UPE).
-    gap(`${what} from upstream -> exactly 502 with a flag [today: 503 UC]`, () => badUpstream(path));
+    // Was: every upstream protocol error is 503 UC ("reset before response headers"); Envoy answers 502 (UPE).
+    it(`${what} from upstream -> exactly 502 with a flag`, () => badUpstream(path));
   }
-  // Wrong today: scanHeaders drops the Connection header but not the headers it names.
-  gap('a request header named in Connection (X-Foo) is not forwarded [today: forwarded]', () => connectionNamedRequest());
-  // Wrong today: Exchange.writeHead drops the Connection header but not the headers it names.
-  gap('a response header named in Connection (X-Resp) does not reach the client [today: passed on]', () => connectionNamedResponse());
-  // Wrong today: the absolute URL is sent upstream as the request target ("GET http://web.local/abs/path?q=1").
-  gap('absolute-form target with a matching Host is forwarded in origin-form [today: absolute URL forwarded]', () => absoluteForm('web.local'));
-  // Wrong today: routing reads the Host header (other.local -> 404 NR) instead of the target's authority.
-  gap('absolute-form target wins over a different Host header (RFC 9112 3.2.2) [today: 404 NR]', () => absoluteForm('other.local'));
+  // Was: scanHeaders drops the Connection header but not the headers it names.
+  it('a request header named in Connection (X-Foo) is not forwarded', () => connectionNamedRequest());
+  // Was: Exchange.writeHead drops the Connection header but not the headers it names.
+  it('a response header named in Connection (X-Resp) does not reach the client', () => connectionNamedResponse());
+  // Was: the absolute URL is sent upstream as the request target ("GET http://web.local/abs/path?q=1").
+  it('absolute-form target with a matching Host is forwarded in origin-form', () => absoluteForm('web.local'));
+  // Was: routing reads the Host header (other.local -> 404 NR) instead of the target's authority.
+  it('absolute-form target wins over a different Host header (RFC 9112 3.2.2)', () => absoluteForm('other.local'));
 });
