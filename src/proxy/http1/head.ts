@@ -45,7 +45,6 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
 // Request targets: no blanks or CTLs (a space inside would shift the version into the target).
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const BAD_TARGET = /[\0-\x20\x7f]/;
 
 /** Parses `head` (the bytes before the blank line, latin1-decoded, without the final CRLF CRLF). */
