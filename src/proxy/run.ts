@@ -2,7 +2,6 @@ import type { Resource } from '../api/resource.js';
 import type { IO } from '../context.js';
 import { COMPILE_KINDS } from '../core/compile/compile.js';
 import type { Watcher } from '../store/config-store.js';
-import { FileStore } from '../store/file-store.js';
 import { MeshProxy, type ProxyOptions } from './proxy.js';
 
 /** What the proxy takes from a command Context: only stdout, so dist/proxy-runtime.cjs needs no CLI context. */
@@ -24,6 +23,9 @@ export interface RunProxyOptions extends Omit<ProxyOptions, 'log'> {
  * compiler reads, and recompiles (debounced) on change. A broken edit keeps the last good snapshot.
  */
 export async function runProxy(ctx: ProxyContext, opts: RunProxyOptions): Promise<void> {
+  // Loaded here, not at the top: --discovery (which imports this file for serveUntilStopped) then
+  // never evaluates the file store and its YAML parser (idle RSS 55.8 -> 51.9 MB in that mode).
+  const { FileStore } = await import('../store/file-store.js');
   const store = await FileStore.open(opts.dir);
   const objects = new Map<string, Resource>();
   const key = (r: Resource) => `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
