@@ -2,7 +2,8 @@
 // Proxy benchmark: wrk + nginx upstream pinned to core 0, the proxy under test alone on core 1.
 // Variants run interleaved (rotated order each round), each round starts fresh processes:
 //   direct (wrk -> nginx), meshctl proxy (routing + metrics), meshctl proxy --no-metrics,
-//   node-http-proxy with a keep-alive agent, HAProxy, a bare Node http server answering itself.
+//   node-http-proxy with a keep-alive agent, HAProxy, a bare Node TCP forwarder (the latency floor
+//   for any proxy on Node), a bare Node http server answering itself (the throughput ceiling).
 // Per run: max throughput (wrk -t1 -c50), latency at ~1,000 req/s (wrk + bench/proxy/delay.lua:
 // 10 connections each waiting 10 ms; wrk2 is not in Debian), CPU of the proxy process during
 // the 1k req/s run, RSS idle / after max load. Medians over rounds. Usage:
@@ -198,6 +199,12 @@ function variants(nginxPort, mesh) {
       await p.ready(port);
       return { ...p, port, host: 'upstream.local' };
     },
+    'node tcp forward (floor)': async () => {
+      const port = await freePort();
+      const p = start(process.execPath, [join(here, 'tcp-forward.mjs'), String(port), String(nginxPort)], 1, 'ready');
+      await p.ready(port);
+      return { ...p, port, host: 'upstream.local' };
+    },
     'bare node http': async () => {
       const port = await freePort();
       const p = start(process.execPath, [join(here, 'bare-node.mjs'), String(port)], 1, 'ready');
@@ -283,6 +290,7 @@ function report(results, load, long) {
     return `| ${n} | ${fmt(r.rps)} | ${fmt(r.rate)} | ${fmt(r.p50 * 1000)} | ${fmt(r.p99 * 1000)} | ${add50} | ${add99} | ${cpuPer1k} | ${fmt(r.idle, 1)} | ${fmt(r.after, 1)} |`;
   });
   const mesh = m['meshctl proxy'];
+  const floor = m['node tcp forward (floor)'];
   const ratio = (a, b) => (a && b ? (a.rps / b.rps).toFixed(2) : '-');
   const lines = [
     `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${new Date().toISOString()}.`,
@@ -294,6 +302,9 @@ function report(results, load, long) {
     ...rows,
     '',
     `Ratios: meshctl / node-http-proxy = ${ratio(mesh, m['node-http-proxy'])} (goal >= 2), meshctl / bare node = ${ratio(mesh, m['bare node http'])} (goal >= 0.45), meshctl metrics on / off = ${ratio(mesh, m['meshctl --no-metrics'])} (goal >= 0.90).`,
+    floor && mesh && d
+      ? `Added p50 at ~1k req/s: meshctl ${fmt((mesh.p50 - d.p50) * 1000)} µs; a bare Node TCP forwarder (no HTTP at all, the floor for a proxy on Node here) ${fmt((floor.p50 - d.p50) * 1000)} µs; meshctl above that floor: ${fmt((mesh.p50 - floor.p50) * 1000)} µs.`
+      : '',
     long
       ? `Long run: ${long.seconds} s at max load through meshctl proxy: ${long.rps.toFixed(0)} req/s, RSS ${long.idle.toFixed(1)} MB idle, every 10 s under load: ${long.samples.map((x) => x.toFixed(0)).join(', ')} MB, after: ${long.after.toFixed(1)} MB. ${long.seconds >= 600 ? `Soak: RSS from the second minute to the end moved ${(long.samples[long.samples.length - 1] - (long.samples[6] ?? long.samples[0])).toFixed(1)} MB (goal: no growth).` : 'No 10 min soak was run.'}`
       : 'No long (60 s) run or 10 min soak in this run.',
