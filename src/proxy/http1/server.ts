@@ -214,7 +214,7 @@ export class ServerConn {
   responseDone(req: InRequest): void {
     if (this.req !== req || this.state === CLOSED) return;
     this.req = null;
-    if (req.closeAfter) {
+    if (req.closeAfter || this.server.draining) {
       this.state = CLOSED;
       // end() flushes what is queued first; destroySoon closes once it is written.
       this.socket.destroySoon();
