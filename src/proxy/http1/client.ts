@@ -33,7 +33,10 @@ export class UpstreamError extends Error {
   }
 }
 
-/** What receives a response. Nothing is called after onEnd/onError, or after the call is aborted. */
+/**
+ * What receives a response. Nothing is called after onEnd/onError, or after the call is aborted.
+ * The chunks given to onData live in a shared read buffer: copy what must outlive the call.
+ */
 export interface ResponseSink {
   onHead(status: number, raw: string[], framing: 'raw' | 'chunked' | 'close', connectionTokens: string[] | null): void;
   onData(chunk: Buffer): void;
@@ -80,6 +83,13 @@ export class UpstreamCall {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+/**
+ * Every upstream socket reads into this one buffer (net.connect's `onread`): no allocation per read
+ * and none of the Readable stream machinery. Safe to share because a read is handled to the end
+ * before the next one: whatever must outlive the callback is copied (a partial head here, a body
+ * chunk by the writer downstream). Sinks get slices of it that are valid only during the call.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 /** Requests whose buffered body is at most this big leave in one write with their head. */
 const COALESCE_LIMIT = 16 * 1024;
 
@@ -219,14 +229,18 @@ export class UpConn {
   ) {
     this.call = first;
     first.conn = this;
-    this.socket = connect({ host: pool.host, port: pool.port, noDelay: true });
+    this.socket = connect({
+      host: pool.host,
+      port: pool.port,
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => this.#onData(Buffer.from(buf.buffer, buf.byteOffset, n)) },
+    });
     this.#connectTimer = setTimeout(onConnectTimeout, pool.opts.connectTimeoutMs, this);
     this.socket.once('connect', () => {
       clearTimeout(this.#connectTimer);
       this.#connected = true;
       if (this.call) this.#send(this.call);
     });
-    this.socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     this.socket.on('error', (err) => (this.#error = err));
     this.socket.on('close', () => this.#onClose());
   }
@@ -305,26 +319,33 @@ export class UpConn {
     }
   }
 
-  #onData(chunk: Buffer): void {
+  /** Returns false to stop reading (onread's contract); this code pauses through pause() instead. */
+  #onData(chunk: Buffer): boolean {
     const call = this.call;
     if (!call) {
       // Bytes nobody asked for (a server talking on an idle connection): it cannot be trusted again.
       this.socket.destroy();
-      return;
+      return false;
     }
     this.#gotBytes = true;
     if (this.#phase === BODY_PHASE) {
       this.#body(call, chunk);
-      return;
+      return true;
     }
-    const buf = (this.#buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk);
+    this.#head(call, this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk);
+    return true;
+  }
+
+  #head(call: UpstreamCall, buf: Buffer): void {
+    this.#buf = null;
     let start = 0;
     // Loop: 1xx interim responses (100 Continue) come before the final one and are not forwarded.
     for (;;) {
       const end = buf.indexOf(CRLFCRLF, start);
       if (end < 0) {
         if (buf.length - start > MAX_HEAD_BYTES) return this.#fail(call, 'protocol', `response head larger than ${MAX_HEAD_BYTES} bytes`, 'EHEADTOOBIG');
-        if (start > 0) this.#buf = buf.subarray(start);
+        // A head split across reads: keep a copy, the read buffer is reused.
+        this.#buf = Buffer.from(buf.subarray(start));
         return;
       }
       let status: number;
@@ -344,7 +365,6 @@ export class UpConn {
         if (status === 101) return this.#fail(call, 'protocol', 'unexpected 101 Switching Protocols (upgrades are not proxied)', 'EBADRESPONSE');
         continue;
       }
-      this.#buf = null;
       this.#phase = BODY_PHASE;
       this.#keepAlive = !framing.close;
       let kind: 'raw' | 'chunked' | 'close' = 'raw';

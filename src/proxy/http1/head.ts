@@ -141,6 +141,7 @@ export function framingOf(raw: string[], minor: number, request: boolean): BodyF
   let length = -1;
   let te: string | undefined;
   let close = minor === 0;
+  let sawClose = false;
   let connectionTokens: string[] | null = null;
   let expectContinue = false;
   let host: string | undefined;
@@ -165,9 +166,12 @@ export function framingOf(raw: string[], minor: number, request: boolean): BodyF
     } else if (lower === 'connection') {
       for (const t of value.toLowerCase().split(',')) {
         const tok = t.trim();
-        if (tok === 'close') close = true;
-        else if (tok === 'keep-alive') {
-          if (minor === 0) close = false;
+        if (tok === 'close') {
+          close = true;
+          sawClose = true;
+        } else if (tok === 'keep-alive') {
+          // HTTP/1.0 keeps the connection only when asked, and "close" anywhere wins (RFC 9112 9.6).
+          if (minor === 0 && !sawClose) close = false;
         } else if (tok !== '') (connectionTokens ??= []).push(tok);
       }
     } else if (request && lower === 'expect') {

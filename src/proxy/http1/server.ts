@@ -420,7 +420,10 @@ export class InRequest {
     this.#head = s + '\r\n';
   }
 
-  /** Writes body bytes (as the framing given to writeHead). Returns false when the socket is backed up. */
+  /**
+   * Writes body bytes (as the framing given to writeHead). Returns false when the socket is backed up.
+   * `chunk` may be a slice of a reused read buffer (http1/client.ts): it is copied, never kept.
+   */
   write(chunk: Buffer): boolean {
     if (this.finished) return true;
     this.conn.t = sweepClock.now;
@@ -437,7 +440,7 @@ export class InRequest {
   #write(chunk: Buffer): boolean {
     const head = this.#head;
     const socket = this.conn.socket;
-    if (head === null) return socket.write(chunk);
+    if (head === null) return socket.write(Buffer.from(chunk));
     this.#head = null;
     if (chunk.length <= COALESCE_LIMIT) {
       // Head and body in one buffer: one write, one syscall, one packet.
@@ -449,7 +452,7 @@ export class InRequest {
     }
     socket.cork();
     socket.write(head, 'latin1');
-    const ok = socket.write(chunk);
+    const ok = socket.write(Buffer.from(chunk));
     socket.uncork();
     return ok;
   }
