@@ -60,5 +60,10 @@ const runtime = build({
   logLevel: 'warning',
   logOverride: { 'empty-import-meta': 'error' },
   define,
+  metafile: true,
 });
-await Promise.all([cli, runtime]);
+const [, { metafile }] = await Promise.all([cli, runtime]);
+// The CLI's packages have no business in a sidecar: one stray import would put them in every pod.
+const cliOnly = /node_modules\/(chalk|commander|ink|react|@kubernetes|ajv|@bufbuild|@peculiar|diff|js-yaml)\//;
+const strays = Object.keys(metafile.inputs).filter((f) => cliOnly.test(f));
+if (strays.length) throw new Error(`dist/proxy-runtime.cjs bundles CLI-only modules: ${strays.slice(0, 5).join(', ')}`);
