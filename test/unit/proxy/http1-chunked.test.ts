@@ -140,6 +140,8 @@ describe('ChunkedScanner: malformed bodies -> HeadError 400, whole or split', ()
     { name: 'data longer than its size', body: '5\r\nhelloX\r\n0\r\n\r\n' },
     { name: 'data shorter than its size', body: '6\r\nhello\r\n0\r\n\r\n' },
     { name: 'data followed by a bare LF', body: '5\r\nhello\n0\r\n\r\n' },
+    { name: 'data followed by LF LF', body: '5\r\nhello\n\n0\r\n\r\n' },
+    { name: 'data followed by CR CR', body: '5\r\nhello\r\r0\r\n\r\n' },
     { name: 'data followed by CR and not LF', body: '5\r\nhello\rX0\r\n\r\n' },
     { name: 'NUL where a trailer or the final CRLF belongs', body: '0\r\n\x00\r\n' },
     { name: 'final CR without LF', body: '0\r\n\rX' },

@@ -285,6 +285,19 @@ describe('UpstreamPool: connection reuse and limits', () => {
     expect(u.requests.map((r) => r.conn)).toEqual([0, 1]);
   });
 
+  it('bytes after a complete bodyless (204) response: the connection is not reused', async () => {
+    const u = await upstream((r) => {
+      if (r.conn === 0) r.sock.write('HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nevil');
+      else ok(r.sock);
+    });
+    const p = pool(u.port);
+    const a = await get(p).sink.done();
+    expect(a.events).toEqual(['head 204', 'end']);
+    const b = await get(p).sink.done();
+    expect(b.body).toBe('ok');
+    expect(u.requests.map((r) => r.conn)).toEqual([0, 1]);
+  });
+
   it('bytes from the server on an idle connection: that connection is dropped, not reused', async () => {
     const u = await upstream((r) => {
       ok(r.sock);

@@ -139,9 +139,12 @@ describe('Http1Server: timeouts', () => {
     // Idle well past the header timeout: an idle connection is not a slow head.
     await sleep(500);
     expect(c.eof).toBe(false);
+    const t0 = Date.now();
     await c.write('GET / HT');
     const res = await c.response({ timeoutMs: 3000 });
     expect(res.status).toBe(408);
+    // Not at once (the idle time does not count), and not before the timeout.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
   });
 
   it('a connection that never sends a byte is closed silently after the header timeout', async () => {
