@@ -404,6 +404,94 @@ describe('Http1Server: responses and draining', () => {
     await until(() => server.conns.size === 0, 1000, 'the server to forget the connection');
   });
 
+  it('backpressure: write() returns false to a client that stops reading, writing stops, onDrain resumes it once it reads', { timeout: 20_000 }, async () => {
+    const chunk = Buffer.alloc(512 * 1024, 0x62);
+    let writes = 0;
+    let drains = 0;
+    let full = false;
+    const { port } = await serve((req) => {
+      req.writeHead(200, ['content-length', String(64 * chunk.length)], 'raw');
+      const pump = (): void => {
+        while (writes < 64) {
+          writes++;
+          if (!req.write(chunk)) {
+            full = true;
+            return;
+          }
+        }
+        req.end();
+      };
+      req.onDrain = () => {
+        drains++;
+        pump();
+      };
+      pump();
+    });
+    // A plain socket that counts bytes: RawConn keeps every byte, too slow for 32 MiB.
+    const sock = connect(port, '127.0.0.1');
+    cleanup.push(() => sock.destroy());
+    await new Promise((r) => sock.once('connect', r));
+    sock.pause();
+    let received = 0;
+    sock.on('data', (d: Buffer) => (received += d.length));
+    sock.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    await until(() => full, 2000, 'write() to return false');
+    // Kernel buffers take a few MiB; after that the server must stop, not queue 32 MiB in memory.
+    let last = -1;
+    for (let i = 0; i < 50 && writes !== last; i++) {
+      last = writes;
+      await sleep(60);
+    }
+    expect(writes).toBe(last);
+    expect(writes).toBeLessThan(64);
+    sock.resume();
+    await until(() => received >= 64 * chunk.length, 10_000, 'the whole body');
+    expect(writes).toBe(64);
+    expect(drains).toBeGreaterThan(0);
+  });
+
+  it('a 300 KiB request body not read for a while (reading pauses) is collected whole', async () => {
+    const body = Buffer.alloc(300 * 1024);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7 + (i >> 10)) & 0xff;
+    const got: Buffer[] = [];
+    const { port } = await serve((req) => {
+      setTimeout(
+        () =>
+          req.collectBody((b) => {
+            got.push(Buffer.from(b));
+            reply(req, String(b.length));
+          }),
+        100,
+      );
+    });
+    const c = await open(port);
+    await c.write(Buffer.concat([Buffer.from(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+    expect((await c.response({ timeoutMs: 5000 })).body.toString()).toBe(String(body.length));
+    expect(got[0]!.equals(body)).toBe(true);
+  });
+
+  it('more than 64 KiB of pipelined requests behind a slow one (reading pauses): all answered, in order', async () => {
+    const n = 400;
+    const { port } = await serve((req) => {
+      if (req.url === '/0') setTimeout(() => reply(req, req.url), 100);
+      else reply(req, req.url);
+    });
+    const c = await open(port);
+    const pad = 'p'.repeat(200);
+    await c.write(Array.from({ length: n }, (_, i) => `GET /${i} HTTP/1.1\r\nHost: a\r\nX-Pad: ${pad}\r\n\r\n`).join(''));
+    const urls: string[] = [];
+    for (let i = 0; i < n; i++) urls.push((await c.response({ timeoutMs: 5000 })).body.toString());
+    expect(urls).toEqual(Array.from({ length: n }, (_, i) => `/${i}`));
+  });
+
+  it('a request head over 16 KiB gets 431 and a close', async () => {
+    const { port } = await serve((req) => reply(req, 'no'));
+    const c = await open(port);
+    await c.write(`GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`);
+    expect((await c.response()).status).toBe(431);
+    expect(await c.closesWithin(2000)).toBe(true);
+  });
+
   it('a large response body (head + 1 MiB) arrives whole with its Content-Length', async () => {
     const big = Buffer.alloc(1024 * 1024, 0x61);
     const { port } = await serve((req) => {
