@@ -144,7 +144,9 @@ export class ServerConn {
       }
       if (rest) {
         this.buf = this.buf ? Buffer.concat([this.buf, rest]) : rest;
-        if (this.buf.length > MAX_PIPELINED) this.pause();
+        // The body's last bytes may have let the response finish inside feedBody: go on with the next request.
+        if ((this.state as number) !== ACTIVE) this.#parse();
+        else if (this.buf.length > MAX_PIPELINED) this.pause();
       }
       return;
     }
@@ -461,7 +463,8 @@ export class InRequest {
   end(chunk?: Buffer | string): void {
     if (this.finished) return;
     if (chunk !== undefined && chunk.length > 0) this.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    else if (this.#head !== null) {
+    // No body, or one that decoded to nothing (an empty chunked body to an HTTP/1.0 client): the head alone.
+    if (this.#head !== null) {
       this.conn.socket.write(this.#head, 'latin1');
       this.#head = null;
     }

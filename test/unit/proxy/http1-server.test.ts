@@ -229,10 +229,8 @@ describe('Http1Server: request bodies', () => {
     expect(bodies).toEqual([chunked, '']);
   });
 
-  // Bug: a request pipelined in the same packet as the end of a body is never parsed when the handler
-  // answers synchronously in the body's onEnd (server.ts ServerConn#onData, ACTIVE branch: responseDone runs
-  // inside feedBody while `buf` is still null, and the rest is stored in `buf` afterwards without a #parse).
-  it.fails('a request pipelined right behind a body is answered when the handler replies inside onEnd', async () => {
+  // Regression: responseDone ran inside feedBody while `buf` was still null, and the rest was stored afterwards without a parse.
+  it('a request pipelined right behind a body is answered when the handler replies inside onEnd', async () => {
     const { port } = await serve((req) => req.collectBody((b) => reply(req, `${req.url} ${b.toString()}`)));
     const c = await open(port);
     await c.write('POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\nabc');
@@ -315,9 +313,8 @@ describe('Http1Server: responses and draining', () => {
     expect(c.eof).toBe(true);
   });
 
-  // Bug: with a dechunking writer (HTTP/1.0 client) an empty chunked body never writes the head: write()
-  // yields no data so #write is never called, and end(chunk) skips the head-only branch (server.ts InRequest.end).
-  it.fails('HTTP/1.0 client and an empty chunked body: still a 200 head, then a close', async () => {
+  // Regression: an empty chunked body decoded to no data, so the head was never written.
+  it('HTTP/1.0 client and an empty chunked body: still a 200 head, then a close', async () => {
     const { port } = await serve((req) => {
       req.writeHead(200, ['x-empty', '1'], 'chunked');
       req.end(Buffer.from('0\r\n\r\n'));
