@@ -12,6 +12,16 @@ import { PROXY_SETTINGS_ENV, type ProxyLaunch } from './runtime-launch.js';
  * stays around costing its own memory.
  */
 export const PROXY_V8_FLAGS = ['--max-semi-space-size=2'];
+
+/**
+ * One glibc malloc arena instead of one per thread: V8's background compiler and GC threads
+ * otherwise each keep an arena of freed zone memory resident. RSS after 8 s of max load went from
+ * 84-88 MB to 79-80 MB with no change in throughput (dev machine, 3 interleaved rounds); idle RSS is
+ * the same. A value the user set is kept.
+ */
+function proxyEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '1', ...extra };
+}
 const MARKER = 'MESHCTL_PROXY_EXECED';
 
 /**
@@ -53,7 +63,7 @@ export function execProxyRuntime(env: Record<string, string | undefined>, launch
   if (!file) return reexecWithProxyFlags(env);
   const flags = [...process.execArgv, env.NODE_OPTIONS ?? ''].some((a) => a.includes('semi-space-size')) ? [] : PROXY_V8_FLAGS;
   try {
-    execve(process.execPath, [process.execPath, ...process.execArgv, ...flags, file, ...process.argv.slice(1)], { ...process.env, [MARKER]: '1', [PROXY_SETTINGS_ENV]: JSON.stringify(launch) });
+    execve(process.execPath, [process.execPath, ...process.execArgv, ...flags, file, ...process.argv.slice(1)], proxyEnv({ [MARKER]: '1', [PROXY_SETTINGS_ENV]: JSON.stringify(launch) }));
   } catch {
     // execve failed before replacing the process: run the proxy in this one, as it is.
   }
@@ -70,7 +80,7 @@ export function reexecWithProxyFlags(env: Record<string, string | undefined>): v
   const already = [...process.execArgv, env.NODE_OPTIONS ?? ''].some((a) => a.includes('semi-space-size'));
   if (already || !process.argv[1]) return;
   try {
-    execve(process.execPath, [process.execPath, ...process.execArgv, ...PROXY_V8_FLAGS, ...process.argv.slice(1)], { ...process.env, [MARKER]: '1' });
+    execve(process.execPath, [process.execPath, ...process.execArgv, ...PROXY_V8_FLAGS, ...process.argv.slice(1)], proxyEnv({ [MARKER]: '1' }));
   } catch {
     // execve failed before replacing the process: run as we are, with V8's default heap sizes.
   }

@@ -1,4 +1,3 @@
-import { randomFillSync } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 
 // node:https pulls in tls: ~2.7 MB of a sidecar's idle RSS (measured on the bundled runtime), paid
@@ -80,7 +79,8 @@ const POOL = Buffer.allocUnsafe(4096);
 let poolOffset = POOL.length;
 function randomHex(bytes: number): string {
   if (poolOffset + bytes > POOL.length) {
-    randomFillSync(POOL);
+    // Loaded on first use: only a proxy with tracing on needs it (node:crypto alone is ~3 MB of RSS).
+    process.getBuiltinModule('node:crypto').randomFillSync(POOL);
     poolOffset = 0;
   }
   const s = POOL.toString('hex', poolOffset, poolOffset + bytes);

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { DEFAULT_DOMAIN, fqdn, hostMatches, isWildcard, normalizeHost } from '../../api/hosts.js';
 import type { Resource } from '../../api/resource.js';
 import { selectsWorkloadEntry, serviceEntrySelector } from '../../api/service-entry.js';
 import { faultActive } from '../traffic/fault-expiry.js';
+import { contentHash64 } from './content-hash.js';
 import { arr, durationMs, num, obj, percent, str, strMap, type Obj } from './read.js';
 import {
   SNAPSHOT_FORMAT,
@@ -182,7 +182,7 @@ export function compileSnapshot(resources: readonly Resource[], opts: CompileOpt
     outboundTrafficPolicy: opts.outboundTrafficPolicy ?? meshOutboundPolicy(by.get('ConfigMap') ?? []) ?? 'REGISTRY_ONLY',
     warnings,
   };
-  const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
+  const version = contentHash64(JSON.stringify(body));
   const { format, ...rest } = body;
   return { format, version, ...rest };
 }

@@ -347,3 +347,17 @@ describe('fault expiry', () => {
     expect(route().fault).toBeDefined();
   });
 });
+
+describe('contentHash64 (snapshot versions)', () => {
+  it('is 16 hex chars, stable, and tells 20,000 near-identical texts apart', async () => {
+    const { contentHash64 } = await import('../../../src/core/compile/content-hash.js');
+    expect(contentHash64('{"a":1}')).toBe(contentHash64('{"a":1}'));
+    const seen = new Set<string>();
+    for (let i = 0; i < 20_000; i++) {
+      const h = contentHash64(`{"clusters":[{"name":"outbound|80||svc-${i}.local","weight":${i % 100}}]}`);
+      expect(h).toMatch(/^[0-9a-f]{16}$/);
+      seen.add(h);
+    }
+    expect(seen.size).toBe(20_000);
+  });
+});
