@@ -45,7 +45,7 @@ async function freePort() {
   return p;
 }
 
-function start(cmd, argv, core, readyText) {
+function start(cmd, argv, core, readyText, stopSignal = 'SIGKILL') {
   const child = spawn('taskset', ['-c', String(core), cmd, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -65,7 +65,7 @@ function start(cmd, argv, core, readyText) {
     stop: async () => {
       if (child.exitCode !== null) return;
       const done = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
+      child.kill(stopSignal);
       await done;
     },
   };
@@ -133,7 +133,8 @@ http {
 }
 `,
   );
-  const p = start('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], 0);
+  // SIGTERM, not SIGKILL: nginx's master stops its workers; a killed master leaves them running.
+  const p = start('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], 0, undefined, 'SIGTERM');
   await p.ready(port);
   return { ...p, port };
 }

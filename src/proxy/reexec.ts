@@ -4,14 +4,17 @@ import { PROXY_SETTINGS_ENV, type ProxyLaunch } from './runtime-launch.js';
 
 /**
  * The proxy's V8 heap settings. V8 grows the young generation to two 16 MB semi-spaces under load,
- * which a proxy (many short-lived objects per request, almost nothing retained) does not need: with
- * 2 MB semi-spaces RSS after a burst of load was ~105 MB instead of ~123 MB on the dev machine,
- * with no measurable change in CPU per request. V8 reads the flag only when the isolate starts
- * (v8.setFlagsFromString at run time changes nothing), so the real CLI process replaces itself with
- * process.execve: same PID, so a supervisor's SIGTERM still reaches the proxy, and no parent process
- * stays around costing its own memory.
+ * which a proxy (many short-lived objects per request, almost nothing retained) does not need: RSS
+ * under sustained max load was ~103 MB with 16 MB semi-spaces and ~79.5 MB, flat for 70 s, with 4 MB
+ * (dev machine, src/proxy/http1 hot path). Smaller is worse, not better: with 2 MB, scavenges came
+ * so often (every ~10 ms at 30k req/s) that the socket read buffers of requests in flight were
+ * promoted, and their dead backing stores piled up outside the heap until V8's external-memory
+ * trigger (RSS 133 MB after 40 s). 3 MB measured the same as 4. V8 reads the flag only when the
+ * isolate starts (v8.setFlagsFromString at run time changes nothing), so the real CLI process
+ * replaces itself with process.execve: same PID, so a supervisor's SIGTERM still reaches the proxy,
+ * and no parent process stays around costing its own memory.
  */
-export const PROXY_V8_FLAGS = ['--max-semi-space-size=2'];
+export const PROXY_V8_FLAGS = ['--max-semi-space-size=4'];
 
 /**
  * One glibc malloc arena instead of one per thread: V8's background compiler and GC threads
@@ -46,7 +49,7 @@ function runtimeFile(): string | undefined {
 }
 
 /**
- * Replaces the real CLI process with the proxy runtime: `node --max-semi-space-size=2
+ * Replaces the real CLI process with the proxy runtime: `node --max-semi-space-size=4
  * dist/proxy-runtime.cjs <original args>`, the settings in PROXY_SETTINGS_ENV. The runtime is
  * CommonJS and holds only the proxy, so the process skips Node's ESM loader and the CLI's modules
  * (idle RSS 71.8 -> 65.2 MB on the dev machine). The original args stay in argv so

@@ -54,7 +54,7 @@ it.runIf(process.platform === 'linux')('--config DIR runs from dist/proxy-runtim
   const argv = argvOf(proxy.child.pid);
   const script = argv.findIndex((a) => a.endsWith('/dist/proxy-runtime.cjs'));
   expect(script).toBeGreaterThan(0);
-  expect(argv.slice(1, script)).toContain('--max-semi-space-size=2');
+  expect(argv.slice(1, script)).toContain('--max-semi-space-size=4');
   // The CLI's own args follow the runtime, so `pgrep -f "meshctl proxy"` still finds the sidecar.
   expect(argv.slice(script + 1).join(' ')).toMatch(/meshctl proxy --config /);
 

@@ -30,7 +30,7 @@ it('serves the mesh in --config DIR, reloads on edit, survives a broken edit, an
   expect(ready.ports.outbound).toBeGreaterThan(0);
   // The CLI re-executed itself in place (same PID, so signals from a supervisor still reach it) with
   // the proxy's V8 heap flags.
-  if (process.platform === 'linux') expect(readFileSync(`/proc/${proxy.child.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=2');
+  if (process.platform === 'linux') expect(readFileSync(`/proc/${proxy.child.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=4');
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v1 /r');
   expect((await get(ready.ports.health, 'x', '/healthz/ready')).status).toBe(200);
 
