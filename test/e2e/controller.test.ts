@@ -3,18 +3,11 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { FREE_PROXY_PORTS, get, portOf, reviewsLocalMesh, serve, spawnMeshctl, type MeshctlProcess } from '../helpers/processes.js';
+import { FREE_PROXY_PORTS, get, portOf, processTracker, reviewsLocalMesh, serve } from '../helpers/processes.js';
 
 let dir: string;
 let v1: Server, v2: Server;
-const procs: MeshctlProcess[] = [];
-
-/** Spawns meshctl and remembers it, so afterAll kills whatever a failed test left running. */
-function start(args: string[]): MeshctlProcess {
-  const p = spawnMeshctl(args);
-  procs.push(p);
-  return p;
-}
+const { start, killAll } = processTracker();
 
 /** Polls until the outbound listener routes reviews.local to `want`; returns how long it took. */
 async function routesTo(port: number, want: string, ms = 10_000): Promise<number> {
@@ -39,7 +32,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  killAll();
   v1.close();
   v2.close();
   rmSync(dir, { recursive: true, force: true });

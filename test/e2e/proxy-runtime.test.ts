@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { FREE_PROXY_PORTS, get, portOf, reviewsLocalMesh, serve, spawnMeshctl, type MeshctlProcess } from '../helpers/processes.js';
+import { FREE_PROXY_PORTS, get, portOf, processTracker, reviewsLocalMesh, serve, type MeshctlProcess } from '../helpers/processes.js';
 import { meshctl } from '../helpers/run-meshctl.js';
 
 /**
@@ -15,13 +15,7 @@ import { meshctl } from '../helpers/run-meshctl.js';
 
 let dir: string;
 let v1: Server, v2: Server;
-const procs: MeshctlProcess[] = [];
-
-function start(args: string[]): MeshctlProcess {
-  const p = spawnMeshctl(args);
-  procs.push(p);
-  return p;
-}
+const { start, killAll } = processTracker();
 
 function exitOf(p: MeshctlProcess): Promise<number | null> {
   if (p.child.exitCode !== null) return Promise.resolve(p.child.exitCode);
@@ -40,7 +34,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  killAll();
   v1.close();
   v2.close();
   rmSync(dir, { recursive: true, force: true });

@@ -73,6 +73,21 @@ export function spawnMeshctl(args: string[]): MeshctlProcess {
   return { child, lines, waitFor: (pred, from, ms) => waitFor(lines, pred, from, ms) };
 }
 
+/** Spawns meshctl processes and remembers them, so afterAll can kill whatever a failed test left running. */
+export function processTracker(): { start(args: string[]): MeshctlProcess; killAll(): void } {
+  const procs: MeshctlProcess[] = [];
+  return {
+    start(args) {
+      const p = spawnMeshctl(args);
+      procs.push(p);
+      return p;
+    },
+    killAll() {
+      for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    },
+  };
+}
+
 /**
  * Polls `lines` every 20 ms until one at index `from` or later matches `pred`, for at most `ms`.
  * Exported for output collected some other way; a MeshctlProcess has it bound as `waitFor`.
