@@ -185,6 +185,9 @@ export class ServerConn {
         let req: InRequest;
         try {
           const h = parseRequestHead(head);
+          // A 2xx to CONNECT turns the connection into a tunnel; this framing would go on parsing the
+          // tunnel's bytes as requests. TCP and tunnels are a listener of their own (not built yet).
+          if (h.method === 'CONNECT') return this.reject(405, 'CONNECT is not proxied on this HTTP listener');
           req = new InRequest(this, h.method, h.target, h.minor, h.raw, framingOf(h.raw, h.minor, true));
         } catch (err) {
           if (err instanceof HeadError) return this.reject(err.status, err.message);

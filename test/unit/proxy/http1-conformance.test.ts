@@ -402,6 +402,7 @@ const hostile: Hostile[] = [
   { name: 'chunk size that is not hex (zz)', text: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nzz\r\nxy\r\n0\r\n\r\n`, allow: [400], streamed: true },
   { name: 'chunk size overflow (ffffffffffffffffff)', text: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nxy\r\n0\r\n\r\n`, allow: [400, 413], streamed: true },
   { name: 'missing CRLF after chunk data', text: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n2\r\nxyz\r\n0\r\n\r\n`, allow: [400], streamed: true },
+  { name: 'CONNECT (a 2xx would make the connection a tunnel the HTTP framing cannot follow)', text: `CONNECT raw.local:80 HTTP/1.1\r\n${H}\r\n`, allow: [405] },
   { name: 'request line with two spaces', text: `GET  / HTTP/1.1\r\n${H}\r\n`, allow: [400], gap: 'node:http parses it leniently (RFC 9112 3 permits that) and forwards it: 200' },
   { name: 'bare "GET /" without a version (HTTP/0.9)', text: `GET /\r\n${H}\r\n`, allow: [400, 505], gap: 'node:http takes it as HTTP/0.9 and forwards it upstream: 200 with Connection: close' },
   { name: 'HTTP/2.0 version on an HTTP/1 connection', text: `GET / HTTP/2.0\r\n${H}\r\n`, allow: [400, 505], gap: 'node:http accepts version 2.0 in an HTTP/1 request line and forwards it: 200' },
