@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander';
 import { buildProgram, commanderExitCode, ExitWith } from './cli.js';
 import type { Context, GlobalOptions, IO } from './context.js';
-import { ExitCode, isMeshctlError } from './core/errors.js';
+import { ExitCode, writeError } from './core/errors.js';
 import { openStore } from './store/open.js';
 import type { ConfigStore } from './store/config-store.js';
 import { useColor } from './ui/color.js';
@@ -61,13 +61,5 @@ export async function runMeshctl(argv: readonly string[], opts: RunOptions): Pro
 function reportError(err: unknown, io: IO, verbose: boolean): number {
   if (err instanceof ExitWith) return err.exitCode;
   if (err instanceof CommanderError) return commanderExitCode(err); // commander already printed it
-  if (isMeshctlError(err)) {
-    io.stderr.write(`Error: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);
-    if (verbose) io.stderr.write(`[${err.code}] ${err.stack ?? ''}\n${err.cause ? `caused by: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`);
-    return err.exitCode;
-  }
-  const e = err instanceof Error ? err : new Error(String(err));
-  io.stderr.write(`Error: internal error: ${e.message} (please report it; -v shows the stack trace)\n`);
-  if (verbose) io.stderr.write(`${e.stack ?? ''}\n`);
-  return ExitCode.internal;
+  return writeError(err, (text) => void io.stderr.write(text), verbose);
 }

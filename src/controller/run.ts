@@ -5,6 +5,7 @@ import type { Resource } from '../api/resource.js';
 import type { Context } from '../context.js';
 import { COMPILE_KINDS } from '../core/compile/compile.js';
 import { ForbiddenError, MeshctlError, NotFoundError } from '../core/errors.js';
+import { untilStopped } from '../core/stop-signal.js';
 import type { ConfigStore, Watcher } from '../store/config-store.js';
 import { SnapshotHub, type ProxyKey } from './hub.js';
 
@@ -135,15 +136,7 @@ export async function runController(ctx: Context, opts: RunControllerOptions): P
 
     log({ event: 'ready', store: `${store.backend}:${store.location}`, objects: hub.stats().objects, generation: hub.generation, ports: { discovery: discoveryPort, monitoring: monitoringPort, ...(webhookPort !== undefined ? { webhook: webhookPort } : {}) } });
 
-    let done: () => void = () => undefined;
-    await new Promise<void>((resolve) => {
-      done = () => resolve();
-      process.once('SIGTERM', done);
-      process.once('SIGINT', done);
-      void opts.stop?.then(done);
-    });
-    process.off('SIGTERM', done);
-    process.off('SIGINT', done);
+    await untilStopped(opts.stop);
     clearInterval(heartbeat);
     log({ event: 'stopping', streams: streams.size });
   } finally {

@@ -103,3 +103,20 @@ function editDistance(a: string, b: string): number {
   }
   return prev[b.length] ?? 0;
 }
+
+/**
+ * Writes the one stderr line an error gets (-v adds the stack) and returns its exit code: meshctl's
+ * typed errors as themselves, anything else as an internal error. Shared by src/main.ts and the proxy
+ * runtime (src/proxy/runtime-main.ts), which must not load commander.
+ */
+export function writeError(err: unknown, write: (text: string) => void, verbose: boolean): number {
+  if (isMeshctlError(err)) {
+    write(`Error: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);
+    if (verbose) write(`[${err.code}] ${err.stack ?? ''}\n${err.cause ? `caused by: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`);
+    return err.exitCode;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  write(`Error: internal error: ${e.message} (please report it; -v shows the stack trace)\n`);
+  if (verbose) write(`${e.stack ?? ''}\n`);
+  return ExitCode.internal;
+}

@@ -52,8 +52,6 @@ export class Exchange {
   attempt: Attempt | undefined;
   /** Counted in the cluster's outstanding retries until the exchange finishes. */
   retrying = false;
-  /** A response has been committed downstream (headers written). */
-  committed = false;
   done = false;
   hashKey: string | undefined;
   requestId = '';
@@ -72,7 +70,6 @@ export class Exchange {
   constructor(
     readonly host: ExchangeHost,
     readonly req: InRequest,
-    readonly authority: string,
     readonly reporter: 'source' | 'destination',
   ) {
     this.path = req.url;
@@ -87,9 +84,17 @@ export class Exchange {
   get url(): string {
     return this.req.url;
   }
+  get authority(): string {
+    return this.req.authority;
+  }
   /** Lower-cased header object, built on first use (only header matches and hashing need it). */
   get incoming(): IncomingHttpHeaders {
     return (this.#incoming ??= headerObject(this.req.raw));
+  }
+
+  /** A response head has gone downstream: nothing can be retried or answered locally any more. */
+  get committed(): boolean {
+    return this.req.headersSent;
   }
 
   get retries(): RetryPolicy | undefined {
@@ -101,7 +106,7 @@ export class Exchange {
     if (this.done) return;
     this.flag = flag;
     this.status = status;
-    if (this.committed || this.req.headersSent) {
+    if (this.committed) {
       this.req.destroy();
     } else {
       const body = Buffer.from(`meshctl proxy: ${status} ${flag === '-' ? '' : flag + ' '}${reason}\n`);
@@ -209,7 +214,6 @@ export class Exchange {
     if (rd) for (const x of rd.append) out.push(x);
     if (dd) for (const x of dd.append) out.push(x);
     this.status = status;
-    this.committed = true;
     this.req.writeHead(status, out, framing);
   }
 }
@@ -322,14 +326,15 @@ export class Attempt implements ResponseSink {
   }
 }
 
-const TIMEOUT_ERROR = { phase: 'reset', message: 'timeout', code: 'ETIMEDOUT' } as UpstreamError;
+/** What an attempt the proxy aborted itself (timeout, client gone) fails with; `abortedFor` says which. */
+const ABORTED = { phase: 'reset', message: 'aborted by the proxy', code: 'ECANCELED' } as UpstreamError;
 
 function onTryTimeout(a: Attempt): void {
   if (a.ended || a.ex.attempt !== a) return;
   a.abortedFor = 'try-timeout';
   // An aborted call reports nothing more: the attempt fails here, as if upstream had reset.
   a.call?.abort();
-  a.onError(TIMEOUT_ERROR);
+  a.onError(ABORTED);
 }
 
 export function onRouteTimeout(ex: Exchange): void {
@@ -338,7 +343,7 @@ export function onRouteTimeout(ex: Exchange): void {
   if (a && !a.ended) {
     a.abortedFor = 'timeout';
     a.call?.abort();
-    a.onError(TIMEOUT_ERROR);
+    a.onError(ABORTED);
     if (ex.done) return;
   }
   ex.localReply(504, 'UT', `upstream request timeout after ${ex.route?.route.timeoutMs} ms (${ex.cluster?.cluster.name})`);
@@ -359,7 +364,7 @@ function onDownstreamClose(req: InRequest): void {
   if (a && !a.ended) {
     a.abortedFor = 'downstream';
     a.call?.abort();
-    a.onError(TIMEOUT_ERROR);
+    a.onError(ABORTED);
   }
   ex.finish();
 }

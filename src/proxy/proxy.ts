@@ -299,27 +299,27 @@ export class MeshProxy implements ExchangeHost {
     this.#inflight++;
     const out: string[] = [];
     const scan = scanHeaders(req, out);
-    const ex = new Exchange(this, req, scan.authority, 'source');
+    const ex = new Exchange(this, req, 'source');
     ex.headers = out;
-    ex.requestBytes = scan.contentLength > 0 ? scan.contentLength : 0;
+    ex.requestBytes = Math.max(0, req.framing.length);
     // Envoy generates x-request-id when the request has none; local replies log it too.
     ex.requestId = scan.requestId || newRequestId();
     if (this.#tracer) this.#tracer.inject(out, ex);
     const m = gen.table.match(ex);
     if (!m) {
-      const known = gen.table.resolveHost(scan.authority);
+      const known = gen.table.resolveHost(req.authority);
       const allowAny = gen.snapshot.outboundTrafficPolicy === 'ALLOW_ANY';
       if (!known && allowAny) {
-        const cluster = this.#passthrough(gen, scan.authority);
+        const cluster = this.#passthrough(gen, req.authority);
         if (cluster) {
           ex.route = PASSTHROUGH_ROUTE;
           ex.cluster = cluster;
           if (!scan.requestId) out.push('x-request-id', ex.requestId);
-          this.#withBody(ex, scan, false, passthroughStage);
+          this.#withBody(ex, false, passthroughStage);
           return;
         }
       }
-      ex.localReply(404, 'NR', known ? `no route: no VirtualService route of ${known.host.vhost.host} port ${known.port} matches ${req.method} ${req.url}` : allowAny ? `no route: "${scan.authority}" is not a valid passthrough destination (bad port, or this proxy's own listener)` : `no route: host "${scan.authority}" is not a service in the mesh (outboundTrafficPolicy REGISTRY_ONLY)`);
+      ex.localReply(404, 'NR', known ? `no route: no VirtualService route of ${known.host.vhost.host} port ${known.port} matches ${req.method} ${req.url}` : allowAny ? `no route: "${req.authority}" is not a valid passthrough destination (bad port, or this proxy's own listener)` : `no route: host "${req.authority}" is not a service in the mesh (outboundTrafficPolicy REGISTRY_ONLY)`);
       return;
     }
     const cr = m.route;
@@ -329,7 +329,7 @@ export class MeshProxy implements ExchangeHost {
       const r = route.redirect;
       const q = req.url.indexOf('?');
       const query = q < 0 || (r.uri && r.uri.includes('?')) ? '' : req.url.slice(q);
-      const authority = r.authority ?? scan.authority.replace(/:\d+$/, '');
+      const authority = r.authority ?? req.authority.replace(/:\d+$/, '');
       const location = `${r.scheme ?? 'http'}://${authority}${r.port ? ':' + r.port : ''}${r.uri ?? (q < 0 ? req.url : req.url.slice(0, q))}${query}`;
       ex.status = r.code;
       req.writeHead(r.code, ['location', location, 'content-length', '0'], 'raw');
@@ -356,7 +356,7 @@ export class MeshProxy implements ExchangeHost {
     if (!scan.requestId) out.push('x-request-id', ex.requestId);
     out.push(PEER_HEADER, this.#peerHeader);
     const stage = gen.stages.get(cr)!;
-    this.#withBody(ex, scan, (route.retries?.attempts ?? 0) > 0 || !!route.mirrors, stage);
+    this.#withBody(ex, (route.retries?.attempts ?? 0) > 0 || !!route.mirrors, stage);
   }
 
   /** Istio's PassthroughCluster for ALLOW_ANY: the Host header's own host:port, never this proxy's listeners. */
@@ -397,9 +397,9 @@ export class MeshProxy implements ExchangeHost {
     this.#inflight++;
     const out: string[] = [];
     const scan = scanHeaders(req, out);
-    const ex = new Exchange(this, req, scan.authority, 'destination');
+    const ex = new Exchange(this, req, 'destination');
     ex.headers = out;
-    ex.requestBytes = scan.contentLength > 0 ? scan.contentLength : 0;
+    ex.requestBytes = Math.max(0, req.framing.length);
     // A caller without a sidecar sent none: the app gets one, as Envoy's inbound listener does.
     ex.requestId = scan.requestId || newRequestId();
     if (!scan.requestId) out.push('x-request-id', ex.requestId);
@@ -410,18 +410,19 @@ export class MeshProxy implements ExchangeHost {
     }
     ex.route = gen.inbound.route;
     ex.peer = scan.peer;
-    this.#withBody(ex, scan, false, gen.inbound.stage);
+    this.#withBody(ex, false, gen.inbound.stage);
   }
 
   /** Decides how the request body travels: none, buffered (replayable for retries/mirrors) or streamed once. */
-  #withBody(ex: Exchange, scan: HeaderScan, wantReplay: boolean, stage: Stage): void {
-    if (scan.contentLength <= 0 && !scan.chunked) {
+  #withBody(ex: Exchange, wantReplay: boolean, stage: Stage): void {
+    const { length, chunked } = ex.req.framing;
+    if (length <= 0 && !chunked) {
       ex.body = null;
       this.#hashKey(ex);
       stage(ex);
       return;
     }
-    if (wantReplay && !scan.chunked && scan.contentLength <= MAX_REPLAY_BODY) {
+    if (wantReplay && !chunked && length <= MAX_REPLAY_BODY) {
       ex.req.collectBody((body) => {
         if (ex.done) return;
         ex.body = body;
@@ -563,9 +564,6 @@ export class MeshProxy implements ExchangeHost {
 }
 
 interface HeaderScan {
-  authority: string;
-  contentLength: number;
-  chunked: boolean;
   /** `x-request-id` as received ('' when absent), so the hot path never builds `req.headers`. */
   requestId: string;
   /** `x-meshctl-peer` as received ('' when absent); never forwarded, each proxy sets its own. */
@@ -609,7 +607,7 @@ function scanHeaders(req: InRequest, out: string[]): HeaderScan {
   }
   // HTTP/1.0 may come without Host; upstream is spoken to in HTTP/1.1, which needs one.
   if (!hasHost && authority !== '') out.push('host', authority);
-  return { authority, contentLength: req.framing.length, chunked: req.framing.chunked, requestId, peer };
+  return { requestId, peer };
 }
 
 function rewritePath(url: string, cr: CompiledRoute, matchedPrefix: string | undefined): string {

@@ -1,6 +1,7 @@
 import type { Resource } from '../api/resource.js';
 import type { IO } from '../context.js';
 import { COMPILE_KINDS } from '../core/compile/compile.js';
+import { untilStopped } from '../core/stop-signal.js';
 import type { Watcher } from '../store/config-store.js';
 import { MeshProxy, type ProxyOptions } from './proxy.js';
 
@@ -70,15 +71,7 @@ export async function runProxy(ctx: ProxyContext, opts: RunProxyOptions): Promis
 
 /** Waits for SIGTERM/SIGINT (or `opts.stop`), then drains: shared by --config and --discovery (src/proxy/discovery.ts). */
 export async function serveUntilStopped(proxy: MeshProxy, opts: Pick<RunProxyOptions, 'stop' | 'drainMs'>, log: (line: string) => void): Promise<void> {
-  let done: () => void = () => undefined;
-  await new Promise<void>((resolve) => {
-    done = () => resolve();
-    process.once('SIGTERM', done);
-    process.once('SIGINT', done);
-    void opts.stop?.then(done);
-  });
-  process.off('SIGTERM', done);
-  process.off('SIGINT', done);
+  await untilStopped(opts.stop);
   log(JSON.stringify({ event: 'draining', inflight: proxy.inflight, graceMs: opts.drainMs }));
   await proxy.shutdown(opts.drainMs);
   log(JSON.stringify({ event: 'stopped' }));

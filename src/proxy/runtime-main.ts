@@ -6,7 +6,7 @@
  * line and exit code src/main.ts gives them, so users see no difference.
  */
 import { enableCompileCache } from 'node:module';
-import { ExitCode, isMeshctlError } from '../core/errors.js';
+import { ExitCode, writeError } from '../core/errors.js';
 import { runDiscoveryProxy } from './discovery.js';
 import { PROXY_SETTINGS_ENV, type ProxyLaunch } from './runtime-launch.js';
 import { runProxy } from './run.js';
@@ -34,19 +34,6 @@ function readLaunch(): ProxyLaunch {
   return launch as ProxyLaunch;
 }
 
-/** The same line and exit code as src/main.ts reportError, for errors after the re-exec. */
-function report(err: unknown, verbose: boolean): number {
-  if (isMeshctlError(err)) {
-    process.stderr.write(`Error: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);
-    if (verbose) process.stderr.write(`[${err.code}] ${err.stack ?? ''}\n${err.cause ? `caused by: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`);
-    return err.exitCode;
-  }
-  const e = err instanceof Error ? err : new Error(String(err));
-  process.stderr.write(`Error: internal error: ${e.message} (please report it; -v shows the stack trace)\n`);
-  if (verbose) process.stderr.write(`${e.stack ?? ''}\n`);
-  return ExitCode.internal;
-}
-
 async function main(): Promise<number> {
   let verbose = false;
   try {
@@ -57,7 +44,7 @@ async function main(): Promise<number> {
     else await runProxy(ctx, launch);
     return ExitCode.ok;
   } catch (err) {
-    return report(err, verbose);
+    return writeError(err, (text) => void process.stderr.write(text), verbose);
   }
 }
 

@@ -120,6 +120,3 @@ function hexValue(c: number): number {
   if (l >= 0x61 && l <= 0x66) return l - 0x61 + 10;
   return -1;
 }
-
-/** The last chunk, for bodies the proxy itself ends (a streamed request cut short is never ended this way). */
-export const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');

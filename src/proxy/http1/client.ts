@@ -168,12 +168,10 @@ export class UpstreamPool implements Sweepable {
     if (this.closed && this.total === 0) this.#closedWaiter?.();
   }
 
-  sweep(now: number): boolean {
-    if (this.closed) return false;
+  sweep(now: number): void {
     const limit = this.opts.idleTimeoutMs;
     // Oldest first: idle is LIFO, so stale connections sit at the front.
     while (this.idle.length > 0 && now - this.idle[0]!.t > limit) this.idle.shift()!.socket.destroy();
-    return true;
   }
 
   /** Closes idle connections now, busy ones when their call ends; resolves when all are gone. */

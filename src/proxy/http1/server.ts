@@ -81,7 +81,7 @@ export class Http1Server implements Sweepable {
     sweepClock.delete(this);
   }
 
-  sweep(now: number): boolean {
+  sweep(now: number): void {
     const o = this.opts;
     for (const c of this.conns) {
       const age = now - c.t;
@@ -100,7 +100,6 @@ export class Http1Server implements Sweepable {
           break;
       }
     }
-    return true;
   }
 }
 

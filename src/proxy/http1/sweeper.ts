@@ -7,8 +7,8 @@
  */
 
 export interface Sweepable {
-  /** Checks deadlines against `now` (ms, Date.now()); returns false once it wants no more sweeps. */
-  sweep(now: number): boolean;
+  /** Checks deadlines against `now` (ms, Date.now()). A member leaves with sweepClock.delete. */
+  sweep(now: number): void;
 }
 
 class Sweeper {
@@ -41,7 +41,7 @@ class Sweeper {
 
   #run(): void {
     const now = (this.now = Date.now());
-    for (const m of this.#members) if (!m.sweep(now)) this.#members.delete(m);
+    for (const m of this.#members) m.sweep(now);
   }
 }
 

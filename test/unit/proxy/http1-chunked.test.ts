@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChunkedScanner, LAST_CHUNK } from '../../../src/proxy/http1/chunked.js';
+import { ChunkedScanner } from '../../../src/proxy/http1/chunked.js';
 import { HeadError } from '../../../src/proxy/http1/head.js';
 
 /**
@@ -117,9 +117,6 @@ describe('ChunkedScanner: valid bodies, any split', () => {
     expect(slices[0]!.buffer).toBe(buf.buffer);
   });
 
-  it('LAST_CHUNK is a complete empty body', () => {
-    expect(whole(LAST_CHUNK)).toEqual({ end: LAST_CHUNK.length, payload: Buffer.alloc(0) });
-  });
 });
 
 describe('ChunkedScanner: malformed bodies -> HeadError 400, whole or split', () => {
