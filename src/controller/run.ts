@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { Resource } from '../api/resource.js';
 import type { Context } from '../context.js';
 import { COMPILE_KINDS } from '../core/compile/compile.js';
 import { ForbiddenError, MeshctlError, NotFoundError } from '../core/errors.js';
+import { listen } from '../core/listen.js';
 import { untilStopped } from '../core/stop-signal.js';
 import type { ConfigStore, Watcher } from '../store/config-store.js';
 import { SnapshotHub, type ProxyKey } from './hub.js';
@@ -296,16 +296,6 @@ async function addMeshConfigFile(ctx: Context, hub: SnapshotHub, log: (f: Record
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body) + '\n';
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
-}
-
-async function listen(server: Server, port: number, address: string): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? new MeshctlError('E_PORT_IN_USE', `port ${address}:${port} is already in use`, { hint: 'pick another port (0 picks a free one)', exitCode: 69 }) : err),
-    );
-    server.listen(port, address, () => resolve());
-  });
-  return (server.address() as AddressInfo).port;
 }
 
 function close(server: Server): Promise<void> {

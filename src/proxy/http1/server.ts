@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { listen } from '../../core/listen.js';
 import { ChunkedScanner } from './chunked.js';
 import { framingOf, HeadError, MAX_HEAD_BYTES, parseRequestHead, type BodyFraming } from './head.js';
 import { sweepClock, type Sweepable } from './sweeper.js';
@@ -58,13 +59,7 @@ export class Http1Server implements Sweepable {
   }
 
   listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as AddressInfo).port);
-      });
-    });
+    return listen(this.server, port, host);
   }
 
   /** Stops accepting; connections with a request in progress finish it, then close. */
