@@ -7,20 +7,16 @@
  * deviations; `canary promote` sends all of them to v2.
  * Spawns the built binary for the proxy: run `node scripts/build.mjs` first (npm test does).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { Agent } from 'node:http';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { countResponses, FREE_PROXY_PORTS, get, portOf, serve, spawnMeshctl, withinFourSigma, type MeshctlProcess } from '../helpers/processes.js';
+import { countResponses, get, startProxyMesh, stopProxyMesh, withinFourSigma, type MeshctlProcess, type ProxyMesh } from '../helpers/processes.js';
 import { meshctl } from '../helpers/run-meshctl.js';
 
 const HOST = 'reviews.example.internal';
 
 let dir: string;
-let v1: Server;
-let v2: Server;
 let proc: MeshctlProcess;
+let mesh: ProxyMesh | undefined;
 let outbound = 0;
 let stats = 0;
 /** Requests per version before the shift: the proxy's counters include them. */
@@ -28,7 +24,7 @@ const unshifted = new Map<string, number>();
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
 /** The service as a VM / local-process mesh defines it: a ServiceEntry and its WorkloadEntries. */
-function entries(): string {
+function entries(v1Port: number, v2Port: number): string {
   const we = (v: string, port: number): string => `
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
@@ -44,7 +40,7 @@ spec:
   resolution: STATIC
   location: MESH_INTERNAL
   workloadSelector: {labels: {app: reviews}}
----${we('v1', portOf(v1))}---${we('v2', portOf(v2))}`;
+---${we('v1', v1Port)}---${we('v2', v2Port)}`;
 }
 
 const load = (n: number): Promise<Map<string, number>> => countResponses(n, () => get(outbound, HOST, '/', agent));
@@ -59,21 +55,13 @@ async function change(args: string[]): Promise<{ stdout: string; stderr: string 
 }
 
 beforeAll(async () => {
-  [v1, v2] = await Promise.all([serve('v1', { echoPath: false }), serve('v2', { echoPath: false })]);
-  dir = mkdtempSync(join(tmpdir(), 'meshctl-traffic-se-e2e-'));
-  writeFileSync(join(dir, 'reviews.yaml'), entries());
-  proc = spawnMeshctl(['proxy', '--config', dir, '--workload', 'e2e-client', '-n', 'default', ...FREE_PROXY_PORTS]);
-  const ready = JSON.parse(await proc.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; stats: number } };
-  outbound = ready.ports.outbound;
-  stats = ready.ports.stats;
+  mesh = await startProxyMesh('meshctl-traffic-se-e2e-', entries);
+  ({ dir, proc, outbound, stats } = mesh);
 });
 
 afterAll(() => {
-  proc?.child.kill('SIGKILL');
   agent.destroy();
-  v1?.close();
-  v2?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  stopProxyMesh(mesh);
 });
 
 test('before any shift both WorkloadEntries get traffic (the ServiceEntry routes without subsets)', { timeout: 60_000 }, async () => {

@@ -5,26 +5,22 @@
  * with 503 (same bound); `inject fault --clear` stops it.
  * Spawns the built binary for the proxy: run `node scripts/build.mjs` first (npm test does).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { Agent } from 'node:http';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { countResponses, FREE_PROXY_PORTS, get, portOf, serve, spawnMeshctl, withinFourSigma, type MeshctlProcess } from '../helpers/processes.js';
+import { countResponses, get, startProxyMesh, stopProxyMesh, withinFourSigma, type MeshctlProcess, type ProxyMesh } from '../helpers/processes.js';
 import { meshctl } from '../helpers/run-meshctl.js';
 
 const HOST = 'reviews.default.svc.cluster.local';
 
 let dir: string;
-let v1: Server;
-let v2: Server;
 let proc: MeshctlProcess;
+let mesh: ProxyMesh | undefined;
 let outbound = 0;
 let stats = 0;
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
 /** Bookinfo-style reviews with two versions, as a controller would leave them: Pods + EndpointSlices. */
-function workloads(): string {
+function workloads(v1Port: number, v2Port: number): string {
   const version = (v: string, port: number) => `
 apiVersion: v1
 kind: Pod
@@ -43,7 +39,7 @@ endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}, targetRef: {kind
 kind: Service
 metadata: {name: reviews, namespace: default}
 spec: {selector: {app: reviews}, ports: [{name: http, port: 9080}]}
----${version('v1', portOf(v1))}---${version('v2', portOf(v2))}`;
+---${version('v1', v1Port)}---${version('v2', v2Port)}`;
 }
 
 const load = (n: number): Promise<Map<string, number>> => countResponses(n, () => get(outbound, HOST, '/', agent));
@@ -57,21 +53,13 @@ async function change(args: string[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  [v1, v2] = await Promise.all([serve('v1', { echoPath: false }), serve('v2', { echoPath: false })]);
-  dir = mkdtempSync(join(tmpdir(), 'meshctl-traffic-e2e-'));
-  writeFileSync(join(dir, 'reviews.yaml'), workloads());
-  proc = spawnMeshctl(['proxy', '--config', dir, '--workload', 'e2e-client', '-n', 'default', ...FREE_PROXY_PORTS]);
-  const ready = JSON.parse(await proc.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; stats: number } };
-  outbound = ready.ports.outbound;
-  stats = ready.ports.stats;
+  mesh = await startProxyMesh('meshctl-traffic-e2e-', workloads);
+  ({ dir, proc, outbound, stats } = mesh);
 });
 
 afterAll(() => {
-  proc?.child.kill('SIGKILL');
   agent.destroy();
-  v1?.close();
-  v2?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  stopProxyMesh(mesh);
 });
 
 test('canary shift 10%: 10,000 requests split 10/90 within 4 sigma', { timeout: 120_000 }, async () => {

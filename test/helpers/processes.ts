@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Agent, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -170,4 +173,32 @@ spec:
     - {destination: {host: reviews.local, subset: v1}, weight: ${100 - weightV2}}
     - {destination: {host: reviews.local, subset: v2}, weight: ${weightV2}}
 `;
+}
+
+/** Two upstream versions, a mesh directory and `meshctl proxy --config` serving it: the canary e2e fixture. */
+export interface ProxyMesh {
+  v1: Server;
+  v2: Server;
+  dir: string;
+  proc: MeshctlProcess;
+  outbound: number;
+  stats: number;
+}
+
+/** Starts v1 and v2, writes `yaml(v1Port, v2Port)` as reviews.yaml into a fresh temp dir and serves it. */
+export async function startProxyMesh(prefix: string, yaml: (v1Port: number, v2Port: number) => string): Promise<ProxyMesh> {
+  const [v1, v2] = await Promise.all([serve('v1', { echoPath: false }), serve('v2', { echoPath: false })]);
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  writeFileSync(join(dir, 'reviews.yaml'), yaml(portOf(v1), portOf(v2)));
+  const proc = spawnMeshctl(['proxy', '--config', dir, '--workload', 'e2e-client', '-n', 'default', ...FREE_PROXY_PORTS]);
+  const ready = JSON.parse(await proc.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number; stats: number } };
+  return { v1, v2, dir, proc, outbound: ready.ports.outbound, stats: ready.ports.stats };
+}
+
+export function stopProxyMesh(m: ProxyMesh | undefined): void {
+  if (!m) return;
+  m.proc.child.kill('SIGKILL');
+  m.v1.close();
+  m.v2.close();
+  rmSync(m.dir, { recursive: true, force: true });
 }
