@@ -1,7 +1,8 @@
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Snapshot } from '../core/compile/snapshot.js';
 import { MeshProxy } from './proxy.js';
-import { serveUntilStopped, type ProxyContext, type RunProxyOptions } from './run.js';
+import type { ProxyContext, RunProxyOptions } from './run.js';
+import { serveUntilStopped } from './serve.js';
 
 /**
  * The proxy's side of the controller's discovery stream (src/controller/run.ts): GET

@@ -1,9 +1,9 @@
 import type { Resource } from '../api/resource.js';
 import type { IO } from '../context.js';
 import { COMPILE_KINDS } from '../core/compile/compile.js';
-import { untilStopped } from '../core/stop-signal.js';
 import type { Watcher } from '../store/config-store.js';
 import { MeshProxy, type ProxyOptions } from './proxy.js';
+import { serveUntilStopped } from './serve.js';
 
 /** What the proxy takes from a command Context: only stdout, so dist/proxy-runtime.cjs needs no CLI context. */
 export interface ProxyContext {
@@ -67,12 +67,4 @@ export async function runProxy(ctx: ProxyContext, opts: RunProxyOptions): Promis
     await Promise.allSettled(watchers.map((w) => w.stop()));
     await store.close();
   }
-}
-
-/** Waits for SIGTERM/SIGINT (or `opts.stop`), then drains: shared by --config and --discovery (src/proxy/discovery.ts). */
-export async function serveUntilStopped(proxy: MeshProxy, opts: Pick<RunProxyOptions, 'stop' | 'drainMs'>, log: (line: string) => void): Promise<void> {
-  await untilStopped(opts.stop);
-  log(JSON.stringify({ event: 'draining', inflight: proxy.inflight, graceMs: opts.drainMs }));
-  await proxy.shutdown(opts.drainMs);
-  log(JSON.stringify({ event: 'stopped' }));
 }
