@@ -1,8 +1,8 @@
-import { STATUS_CODES } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { listen } from '../../core/listen.js';
 import { ChunkedScanner } from './chunked.js';
 import { framingOf, HeadError, MAX_HEAD_BYTES, parseRequestHead, type BodyFraming } from './head.js';
+import { STATUS_TEXT } from './status.js';
 import { sweepClock, type Sweepable } from './sweeper.js';
 
 /**
@@ -245,8 +245,8 @@ export class ServerConn {
     if (this.state === CLOSED) return;
     this.state = CLOSED;
     this.buf = null;
-    const body = `meshctl proxy: ${status} ${STATUS_CODES[status] ?? ''}: ${why}\n`;
-    this.socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, 'latin1');
+    const body = `meshctl proxy: ${status} ${STATUS_TEXT[status] ?? ''}: ${why}\n`;
+    this.socket.write(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, 'latin1');
     this.socket.destroySoon();
   }
 
@@ -402,7 +402,7 @@ export class InRequest {
   writeHead(status: number, headers: string[], framing: 'raw' | 'chunked' | 'close'): void {
     if (this.headersSent) return;
     this.headersSent = true;
-    let s = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+    let s = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Unknown'}\r\n`;
     for (let i = 0; i < headers.length; i += 2) s += `${headers[i]}: ${headers[i + 1]}\r\n`;
     // The request body was not all read: the connection cannot carry another request after this one.
     let close = this.closeAfter || this.conn.server.draining || (!this.bodyDone && this.#onData === null);
@@ -424,7 +424,9 @@ export class InRequest {
    * `chunk` may be a slice of a reused read buffer (http1/client.ts): it is copied, never kept.
    */
   write(chunk: Buffer): boolean {
-    if (this.finished) return true;
+    // A response to HEAD has no body (RFC 9110 9.3.2), whoever wrote one: the proxy's own answers
+    // carry their Content-Length for HEAD as for GET, and body bytes here would desync the connection.
+    if (this.finished || this.method === 'HEAD') return true;
     this.conn.t = sweepClock.now;
     if (this.#dechunk) {
       let ok = true;

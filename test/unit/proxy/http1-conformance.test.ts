@@ -349,6 +349,23 @@ describe('response bodies', () => {
     }
   });
 
+  it('HEAD answered by the proxy itself (404 NR): the head with its Content-Length, no body, and the connection is reused', async () => {
+    const c = await RawConn.open(p.ports.outbound);
+    try {
+      await c.write(`HEAD / HTTP/1.1\r\nHost: nowhere.local\r\n\r\n`);
+      const r = await c.response({ method: 'HEAD' });
+      expect(r.start).toBe('HTTP/1.1 404 Not Found');
+      expect(Number(header(r, 'content-length'))).toBeGreaterThan(0);
+      await sleep(50);
+      expect(c.pending.length).toBe(0);
+      await c.write(get('/next-after-local-head', 'raw.local'));
+      const n = await c.response();
+      expect(n.body.toString()).toBe('/next-after-local-head');
+    } finally {
+      c.destroy();
+    }
+  });
+
   for (const code of [204, 304]) {
     it(`${code} has no body, and the connection is reused for the next request`, async () => {
       const c = await RawConn.open(p.ports.outbound);
