@@ -1,5 +1,3 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { listen } from '../core/listen.js';
 import type { Resource } from '../api/resource.js';
 import { compileSnapshot } from '../core/compile/compile.js';
 import { nextFaultExpiry } from '../core/traffic/fault-expiry.js';
@@ -13,7 +11,7 @@ import { ClusterRuntime, PoolRegistry } from './upstream.js';
 
 /**
  * The sidecar: outbound and inbound HTTP/1.1 listeners (our own framing on raw sockets, see
- * http1/server.ts), admin, stats and readiness servers (node:http: off the hot path), and the
+ * http1/server.ts), admin, stats and readiness servers (the same server, answering locally), and the
  * current snapshot generation. A reload builds a new generation and swaps one reference: requests
  * in flight keep the generation (and pools) they started with, kept-alive downstream connections
  * are untouched, and pools for endpoints that stay are shared, so upstream connections stay too.
@@ -85,7 +83,8 @@ export class MeshProxy implements ExchangeHost {
   readonly #peerHeader: string;
   /** Inbound records per calling workload (header value), bounded: beyond it callers count as unknown. */
   readonly #inboundStats = new Map<string, DestinationStats>();
-  readonly #servers: Server[] = [];
+  /** Admin, stats and health: local answers only, on the same HTTP/1.1 server as the traffic listeners. */
+  readonly #servers: Http1Server[] = [];
   #outbound!: Http1Server;
   #inbound!: Http1Server;
 
@@ -129,22 +128,20 @@ export class MeshProxy implements ExchangeHost {
     };
     p.#outbound = new Http1Server(serverOpts, (req) => p.#onOutbound(req));
     p.#inbound = new Http1Server(serverOpts, (req) => p.#onInbound(req));
-    const admin = createServer((req, res) => p.#onAdmin(req, res));
-    const stats = createServer((req, res) => p.#onStats(req, res));
-    const health = createServer((req, res) => p.#onHealth(req, res));
+    const admin = new Http1Server(serverOpts, (req) => p.#onAdmin(req));
+    const stats = new Http1Server(serverOpts, (req) => p.#onStats(req));
+    const health = new Http1Server(serverOpts, (req) => p.#onHealth(req));
+    p.#servers.push(admin, stats, health);
     try {
       p.ports.outbound = await p.#outbound.listen(opts.ports.outbound, opts.outboundAddress);
       p.ports.inbound = await p.#inbound.listen(opts.ports.inbound, opts.bindAddress);
-      p.ports.admin = await listen(admin, opts.ports.admin, '127.0.0.1');
-      p.ports.stats = await listen(stats, opts.ports.stats, opts.bindAddress);
-      p.ports.health = await listen(health, opts.ports.health, opts.bindAddress);
+      p.ports.admin = await admin.listen(opts.ports.admin, '127.0.0.1');
+      p.ports.stats = await stats.listen(opts.ports.stats, opts.bindAddress);
+      p.ports.health = await health.listen(opts.ports.health, opts.bindAddress);
     } catch (err) {
-      p.#outbound.closeAll();
-      p.#inbound.closeAll();
-      for (const s of [admin, stats, health]) s.close();
+      for (const s of [p.#outbound, p.#inbound, ...p.#servers]) s.closeAll();
       throw err;
     }
-    p.#servers.push(admin, stats, health);
     p.update(resources);
     return p;
   }
@@ -454,13 +451,10 @@ export class MeshProxy implements ExchangeHost {
 
   // ---- admin, stats, health ----
 
-  #onAdmin(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://admin');
+  #onAdmin(req: InRequest): void {
+    const url = new URL(req.url, 'http://admin');
     const gen = this.#gen;
-    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
-      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    };
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => answer(req, status, body, type);
     switch (url.pathname) {
       case '/config_dump':
         return send(200, JSON.stringify(gen?.snapshot ?? null, null, 2) + '\n', 'application/json');
@@ -512,23 +506,15 @@ export class MeshProxy implements ExchangeHost {
     }
   }
 
-  #onStats(req: IncomingMessage, res: ServerResponse): void {
-    if ((req.url ?? '').split('?')[0] !== '/stats/prometheus') {
-      res.writeHead(404).end('only /stats/prometheus here\n');
-      return;
-    }
-    const body = this.#metrics.render();
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
+  #onStats(req: InRequest): void {
+    if (req.url.split('?')[0] !== '/stats/prometheus') return answer(req, 404, 'only /stats/prometheus here\n');
+    answer(req, 200, this.#metrics.render(), 'text/plain; version=0.0.4');
   }
 
-  #onHealth(req: IncomingMessage, res: ServerResponse): void {
-    if ((req.url ?? '').split('?')[0] !== '/healthz/ready') {
-      res.writeHead(404).end('only /healthz/ready here\n');
-      return;
-    }
+  #onHealth(req: InRequest): void {
+    if (req.url.split('?')[0] !== '/healthz/ready') return answer(req, 404, 'only /healthz/ready here\n');
     const ok = !!this.#gen && !this.draining;
-    res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'draining\n');
+    answer(req, ok ? 200 : 503, ok ? 'ready\n' : 'draining\n');
   }
 
   /** Stop accepting on the traffic listeners; responses from now on say `connection: close`. */
@@ -552,15 +538,17 @@ export class MeshProxy implements ExchangeHost {
         };
       });
     }
-    this.#outbound.closeAll();
-    this.#inbound.closeAll();
-    for (const s of this.#servers) {
-      s.close();
-      s.closeAllConnections();
-    }
+    for (const s of [this.#outbound, this.#inbound, ...this.#servers]) s.closeAll();
     for (const c of this.#gen?.clusters.values() ?? []) c.stop();
     await Promise.all([this.#pools.closeAll(), this.#tracer?.close(1000)]);
   }
+}
+
+/** A whole local answer (admin, stats, health): the request body, if any, is not read. */
+function answer(req: InRequest, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+  const bytes = Buffer.from(body);
+  req.writeHead(status, ['content-type', type, 'content-length', String(bytes.length)], 'raw');
+  req.end(bytes);
 }
 
 interface HeaderScan {

@@ -122,6 +122,27 @@ describe('outbound routing', () => {
     expect((await admin(p, '/ready')).status).toBe(200);
     expect((await send(p.ports.health, 'h', '/healthz/ready')).status).toBe(200);
   });
+
+  it('admin, stats and health: unknown paths 404 naming what is served, HEAD has no body, GET /drain is refused', async () => {
+    const a404 = await admin(p, '/nope');
+    expect(a404.status).toBe(404);
+    expect(a404.body).toMatch(/admin: \/config_dump \/clusters/);
+    expect((await send(p.ports.stats, 's', '/metrics')).body).toBe('only /stats/prometheus here\n');
+    expect((await send(p.ports.health, 'h', '/healthz/live')).status).toBe(404);
+    const head = await send(p.ports.health, 'h', '/healthz/ready', { method: 'HEAD' });
+    expect([head.status, head.headers['content-length'], head.body]).toEqual([200, '6', '']);
+    const drain = await admin(p, '/drain');
+    expect([drain.status, p.draining]).toEqual([405, false]);
+    // The admin server keeps connections alive like the listeners: two answers on one socket.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const one = await send(p.ports.admin, 'admin', '/ready', { agent });
+      const two = await send(p.ports.admin, 'admin', '/stats', { agent });
+      expect(two.socket).toBe(one.socket);
+    } finally {
+      agent.destroy();
+    }
+  });
 });
 
 /** Raw HTTP on a socket: for inputs a well-behaved client cannot send. */
