@@ -44,26 +44,35 @@ const cli = build({
   banner: { js: "import { createRequire as __meshctlCreateRequire } from 'node:module'; const require = __meshctlCreateRequire(import.meta.url);" },
 });
 
-// The process `meshctl proxy` becomes (src/proxy/reexec.ts): the proxy alone, as one CommonJS file.
-// A CommonJS entry skips Node's ESM loader (a bare http server: 60 MB RSS as .mjs, 46 MB as .cjs)
-// and none of the CLI's modules load. Anything ESM-only (chalk, import.meta, top-level await) fails this build.
-const runtime = build({
-  absWorkingDir: root,
-  entryPoints: ['src/proxy/runtime-main.ts'],
-  outfile: 'dist/proxy-runtime.cjs',
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node22',
-  sourcemap: 'linked',
-  legalComments: 'none',
-  logLevel: 'warning',
-  logOverride: { 'empty-import-meta': 'error' },
-  define,
-  metafile: true,
-});
-const [, { metafile }] = await Promise.all([cli, runtime]);
+// The process `meshctl proxy` becomes (src/proxy/reexec.ts): the proxy alone, as CommonJS, one
+// file per config source. A CommonJS entry skips Node's ESM loader (a bare http server: 60 MB RSS
+// as .mjs, 46 MB as .cjs) and none of the CLI's modules load. The --discovery bundle (the injected
+// sidecar) leaves out the file store and the YAML parser too. Anything ESM-only (chalk,
+// import.meta, top-level await) fails this build.
+const runtime = (entry, outfile) =>
+  build({
+    absWorkingDir: root,
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node22',
+    sourcemap: 'linked',
+    legalComments: 'none',
+    logLevel: 'warning',
+    logOverride: { 'empty-import-meta': 'error' },
+    define,
+    metafile: true,
+  });
+const [, config, discovery] = await Promise.all([cli, runtime('src/proxy/runtime-config.ts', 'dist/proxy-config.cjs'), runtime('src/proxy/runtime-discovery.ts', 'dist/proxy-discovery.cjs')]);
 // The CLI's packages have no business in a sidecar: one stray import would put them in every pod.
 const cliOnly = /node_modules\/(chalk|commander|ink|react|@kubernetes|ajv|@bufbuild|@peculiar|diff|js-yaml)\//;
-const strays = Object.keys(metafile.inputs).filter((f) => cliOnly.test(f));
-if (strays.length) throw new Error(`dist/proxy-runtime.cjs bundles CLI-only modules: ${strays.slice(0, 5).join(', ')}`);
+const fileOnly = /node_modules\/yaml\/|src\/store\//;
+for (const [file, { metafile }, banned] of [
+  ['dist/proxy-config.cjs', config, cliOnly],
+  ['dist/proxy-discovery.cjs', discovery, new RegExp(`${cliOnly.source}|${fileOnly.source}`)],
+]) {
+  const strays = Object.keys(metafile.inputs).filter((f) => banned.test(f));
+  if (strays.length) throw new Error(`${file} bundles modules it must not carry: ${strays.slice(0, 5).join(', ')}`);
+}

@@ -37,11 +37,14 @@ function execveIfAllowed(env: Record<string, string | undefined>): typeof proces
 }
 
 /**
- * dist/proxy-runtime.cjs beside the bundle this code was built into (dist/meshctl.js or a chunk in
- * dist/chunks/); undefined when running from src/, where there is no bundle to run.
+ * The runtime bundle for the launch's config source (dist/proxy-config.cjs or
+ * dist/proxy-discovery.cjs, see scripts/build.mjs) beside the bundle this code was built into
+ * (dist/meshctl.js or a chunk in dist/chunks/); undefined when running from src/, where there is
+ * no bundle to run.
  */
-function runtimeFile(): string | undefined {
-  for (const rel of ['./proxy-runtime.cjs', '../proxy-runtime.cjs']) {
+function runtimeFile(launch: ProxyLaunch): string | undefined {
+  const name = 'discovery' in launch ? 'proxy-discovery.cjs' : 'proxy-config.cjs';
+  for (const rel of [`./${name}`, `../${name}`]) {
     const file = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(file)) return file;
   }
@@ -50,7 +53,7 @@ function runtimeFile(): string | undefined {
 
 /**
  * Replaces the real CLI process with the proxy runtime: `node --max-semi-space-size=4
- * dist/proxy-runtime.cjs <original args>`, the settings in PROXY_SETTINGS_ENV. The runtime is
+ * dist/proxy-{config,discovery}.cjs <original args>`, the settings in PROXY_SETTINGS_ENV. The runtime is
  * CommonJS and holds only the proxy, so the process skips Node's ESM loader and the CLI's modules
  * (idle RSS 71.8 -> 65.2 MB on the dev machine). The original args stay in argv so
  * `ps` and `pgrep -f "meshctl proxy"` still find the process; the runtime ignores them. Same PID,
@@ -62,7 +65,7 @@ function runtimeFile(): string | undefined {
 export function execProxyRuntime(env: Record<string, string | undefined>, launch: ProxyLaunch): void {
   const execve = execveIfAllowed(env);
   if (!execve) return;
-  const file = runtimeFile();
+  const file = runtimeFile(launch);
   if (!file) return reexecWithProxyFlags(env);
   const flags = [...process.execArgv, env.NODE_OPTIONS ?? ''].some((a) => a.includes('semi-space-size')) ? [] : PROXY_V8_FLAGS;
   try {

@@ -5,7 +5,7 @@ import type { Watcher } from '../store/config-store.js';
 import { MeshProxy, type ProxyOptions } from './proxy.js';
 import { serveUntilStopped } from './serve.js';
 
-/** What the proxy takes from a command Context: only stdout, so dist/proxy-runtime.cjs needs no CLI context. */
+/** What the proxy takes from a command Context: only stdout, so the proxy runtime bundles (src/proxy/runtime-main.ts) need no CLI context. */
 export interface ProxyContext {
   io: Pick<IO, 'stdout'>;
 }

@@ -2,9 +2,9 @@ import type { RunDiscoveryProxyOptions } from './discovery.js';
 import type { RunProxyOptions } from './run.js';
 
 /**
- * The hand-over from `meshctl proxy` (ESM CLI, src/proxy/reexec.ts) to dist/proxy-runtime.cjs
- * (src/proxy/runtime-main.ts). A file of its own because both bundles need it and reexec.ts uses
- * import.meta, which the CommonJS runtime cannot contain.
+ * The hand-over from `meshctl proxy` (ESM CLI, src/proxy/reexec.ts) to the runtime bundles,
+ * dist/proxy-config.cjs and dist/proxy-discovery.cjs (src/proxy/runtime-main.ts). A file of its own
+ * because all three bundles need it and reexec.ts uses import.meta, which CommonJS cannot contain.
  */
 
 /** The env var carrying the validated proxy settings (JSON); the runtime deletes it after reading. */

@@ -8,9 +8,11 @@ import { meshctl } from '../helpers/run-meshctl.js';
 
 /**
  * `meshctl proxy` (the built binary) validates its flags, then execs in place into
- * dist/proxy-runtime.cjs, the CommonJS bundle of the proxy alone. These tests check that the
- * process really is the runtime (same PID, V8 flag, original args still in argv for ps/pgrep), that
- * it serves, and that its errors and exit codes are the ones the in-process command gives.
+ * dist/proxy-config.cjs or dist/proxy-discovery.cjs, CommonJS bundles of the proxy alone. These
+ * tests check that the process really is the runtime (same PID, V8 flag, original args still in
+ * argv for ps/pgrep), that it serves, that it leaves out the Node modules it has no use for (each
+ * costs a sidecar's idle RSS), and that its errors and exit codes are the ones the in-process
+ * command gives.
  */
 
 let dir: string;
@@ -40,13 +42,28 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it.runIf(process.platform === 'linux')('--config DIR runs from dist/proxy-runtime.cjs in the same PID, keeps the original args in argv, serves and drains', async () => {
-  const proxy = start(['proxy', '--config', dir, '--workload', 'e2e', '-n', 'default', ...FREE_PROXY_PORTS]);
+/**
+ * NODE_OPTIONS survives the exec, so this preload sees the runtime: it writes the built-in modules
+ * the process loaded to `file` when the proxy exits.
+ */
+function moduleListPreload(): { env: Record<string, string>; loaded: () => string[] } {
+  const file = join(dir, `modules-${Math.random().toString(36).slice(2)}.txt`);
+  const preload = join(dir, 'module-list.cjs');
+  writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(file)}, process.moduleLoadList.join('\\n')));\n`);
+  return { env: { NODE_OPTIONS: `--require ${preload}` }, loaded: () => readFileSync(file, 'utf8').split('\n') };
+}
+
+/** Built-in modules a sidecar has no use for: node:http is not its HTTP stack, crypto and fs/promises are the CLI's. */
+const UNNEEDED = ['NativeModule http', 'NativeModule _http_server', 'NativeModule crypto', 'NativeModule fs/promises', 'NativeModule tls'];
+
+it.runIf(process.platform === 'linux')('--config DIR runs from dist/proxy-config.cjs in the same PID, keeps the original args in argv, serves and drains', async () => {
+  const modules = moduleListPreload();
+  const proxy = start(['proxy', '--config', dir, '--workload', 'e2e', '-n', 'default', ...FREE_PROXY_PORTS], modules.env);
   const ready = JSON.parse(await proxy.waitFor((l) => l.includes('"event":"ready"'), 0, 10_000)) as { ports: { outbound: number }; workload: string; namespace: string };
   expect(ready).toMatchObject({ workload: 'e2e', namespace: 'default' });
 
   const argv = argvOf(proxy.child.pid);
-  const script = argv.findIndex((a) => a.endsWith('/dist/proxy-runtime.cjs'));
+  const script = argv.findIndex((a) => a.endsWith('/dist/proxy-config.cjs'));
   expect(script).toBeGreaterThan(0);
   expect(argv.slice(1, script)).toContain('--max-semi-space-size=4');
   // The CLI's own args follow the runtime, so `pgrep -f "meshctl proxy"` still finds the sidecar.
@@ -59,6 +76,8 @@ it.runIf(process.platform === 'linux')('--config DIR runs from dist/proxy-runtim
   expect(await exited).toBe(0);
   const events = proxy.lines.map((l) => (JSON.parse(l) as { event?: string }).event);
   expect(events).toEqual(['ready', 'draining', 'stopped']);
+  expect(modules.loaded()).toContain('NativeModule net');
+  expect(modules.loaded().filter((m) => UNNEEDED.includes(m))).toEqual([]);
 });
 
 it('a missing --config dir: the same stderr line and exit code (69) as the in-process command; -v shows the runtime raised it', async () => {
@@ -74,7 +93,7 @@ it('a missing --config dir: the same stderr line and exit code (69) as the in-pr
   const verbose = start(['proxy', '-v', '--config', missing, ...FREE_PROXY_PORTS]);
   expect(await exitOf(verbose)).toBe(69);
   expect(verbose.lines[0]).toBe(p.lines[0]);
-  expect(verbose.lines.join('\n')).toMatch(/^\[E_CLUSTER_UNREACHABLE\] ClusterError: .*\n(.*\n)*.*proxy-runtime\.cjs/m);
+  expect(verbose.lines.join('\n')).toMatch(/^\[E_CLUSTER_UNREACHABLE\] ClusterError: .*\n(.*\n)*.*proxy-config\.cjs/m);
 });
 
 it('a port already in use: exit 69 with the one-line error the in-process command prints', async () => {
@@ -100,16 +119,18 @@ it('a flag error is still reported by the CLI before any exec (exit 64)', async 
   expect(p.lines.filter(Boolean)).toEqual(['Error: --outbound-port 99999 is not a port (use a number from 0 (any free port) to 65535)']);
 });
 
-it.runIf(process.platform === 'linux')('--discovery runs from the runtime too and serves what the controller streams', async () => {
+it.runIf(process.platform === 'linux')('--discovery runs from dist/proxy-discovery.cjs (no YAML parser, no file store) and serves what the controller streams', async () => {
   const ctl = start(['--local', dir, 'controller', '--discovery-port', '0', '--monitoring-port', '0', '--address', '127.0.0.1', '--heartbeat-seconds', '1']);
   const { ports } = JSON.parse(await ctl.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { discovery: number } };
-  const proxy = start(['proxy', '--discovery', `http://127.0.0.1:${ports.discovery}`, '--workload', 'e2e', '-n', 'default', ...FREE_PROXY_PORTS]);
+  const modules = moduleListPreload();
+  const proxy = start(['proxy', '--discovery', `http://127.0.0.1:${ports.discovery}`, '--workload', 'e2e', '-n', 'default', ...FREE_PROXY_PORTS], modules.env);
   const ready = JSON.parse(await proxy.waitFor((l) => l.includes('"event":"ready"'))) as { ports: { outbound: number } };
-  expect(argvOf(proxy.child.pid).some((a) => a.endsWith('/dist/proxy-runtime.cjs'))).toBe(true);
+  expect(argvOf(proxy.child.pid).some((a) => a.endsWith('/dist/proxy-discovery.cjs'))).toBe(true);
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v1 /r');
   const exited = exitOf(proxy);
   proxy.child.kill('SIGTERM');
   expect(await exited).toBe(0);
+  expect(modules.loaded().filter((m) => UNNEEDED.includes(m))).toEqual([]);
   ctl.child.kill('SIGTERM');
   await exitOf(ctl);
 });

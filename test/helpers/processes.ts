@@ -60,8 +60,8 @@ export interface MeshctlProcess {
 }
 
 /** Spawns `meshctl args...` (the built binary, under this Node) and starts collecting its output. */
-export function spawnMeshctl(args: string[]): MeshctlProcess {
-  const child = spawn(process.execPath, [meshctlBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnMeshctl(args: string[], env?: Record<string, string>): MeshctlProcess {
+  const child = spawn(process.execPath, [meshctlBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   const lines: string[] = [];
   for (const stream of [child.stdout!, child.stderr!]) {
     // Chunks split lines anywhere: keep the unfinished tail until its newline arrives.
@@ -77,11 +77,11 @@ export function spawnMeshctl(args: string[]): MeshctlProcess {
 }
 
 /** Spawns meshctl processes and remembers them, so afterAll can kill whatever a failed test left running. */
-export function processTracker(): { start(args: string[]): MeshctlProcess; killAll(): void } {
+export function processTracker(): { start(args: string[], env?: Record<string, string>): MeshctlProcess; killAll(): void } {
   const procs: MeshctlProcess[] = [];
   return {
-    start(args) {
-      const p = spawnMeshctl(args);
+    start(args, env) {
+      const p = spawnMeshctl(args, env);
       procs.push(p);
       return p;
     },
