@@ -4,16 +4,19 @@
 //   direct (wrk -> nginx), meshctl proxy (routing + metrics), meshctl proxy --no-metrics,
 //   node-http-proxy with a keep-alive agent, HAProxy, a bare Node TCP forwarder (the latency floor
 //   for any proxy on Node), a bare Node http server answering itself (the throughput ceiling).
-// Per run: max throughput (wrk -t1 -c50), latency at ~1,000 req/s (wrk + bench/proxy/delay.lua:
-// 10 connections each waiting 10 ms; wrk2 is not in Debian), CPU of the proxy process during
-// the 1k req/s run, RSS idle / after max load. Medians over rounds. Usage:
-//   node bench/proxy/run.mjs [--rounds 3] [--seconds 10] [--long 60] [--write]
-// --long N adds one N-second max-load run of meshctl for RSS; --write updates bench/README.md.
-import { execFileSync, spawn } from 'node:child_process';
+// Per run: max throughput (wrk -t1 -c50), latency at a fixed 1,000 req/s (fortio, Istio's own load
+// generator: -qps 1000 -c 10 -uniform, requests evenly spaced; built once into ~/.cache/meshctl/bin
+// with `go install`; without Go it falls back to wrk + bench/proxy/delay.lua, whose 10 connections
+// send in bursts of 10 every 10 ms), CPU of the proxy process during the 1k req/s run, RSS idle /
+// after max load. Medians over rounds. Usage:
+//   node bench/proxy/run.mjs [--rounds 3] [--seconds 10] [--long 60] [--long-variant NAME] [--only a,b] [--write]
+// --long N adds one N-second max-load run (of `meshctl proxy` unless --long-variant names another)
+// for RSS over time; --write updates bench/README.md.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { cpus, homedir, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clearInterval, setInterval, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +35,7 @@ const flag = (name, dflt) => {
 const ROUNDS = flag('rounds', 3);
 const SECONDS = flag('seconds', 10);
 const LONG = flag('long', 0);
+const LONG_VARIANT = args.includes('--long-variant') ? args[args.indexOf('--long-variant') + 1] : 'meshctl proxy';
 const WRITE = args.includes('--write');
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
 const CLK_TCK = 100;
@@ -118,6 +122,35 @@ function wrk(port, host, seconds, opts = {}) {
   return { rps, p50: pct(50), p99: pct(99), non2xx: Number(errors), socketErr };
 }
 
+const FORTIO_VERSION = 'v1.66.5';
+const FORTIO = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'meshctl', 'bin', 'fortio');
+
+/** fortio from the cache, built with `go install` the first time; undefined without Go. */
+function fortioBin() {
+  if (existsSync(FORTIO)) return FORTIO;
+  try {
+    process.stderr.write(`building fortio ${FORTIO_VERSION} into ${dirname(FORTIO)} (once)...\n`);
+    execFileSync('go', ['install', `fortio.org/fortio@${FORTIO_VERSION}`], { env: { ...process.env, GOBIN: dirname(FORTIO) }, stdio: ['ignore', 'inherit', 'inherit'] });
+    return FORTIO;
+  } catch {
+    process.stderr.write('fortio could not be built (no Go?): the 1k req/s run falls back to wrk in bursts (bench/proxy/delay.lua)\n');
+    return undefined;
+  }
+}
+
+/** Fixed-rate latency: `qps` requests per second spread evenly over `connections` keep-alive connections. */
+function fortio(bin, port, host, seconds, qps = 1000, connections = 10) {
+  // fortio prints its results on stderr.
+  const run = spawnSync('taskset', ['-c', '0', bin, 'load', '-quiet', '-qps', String(qps), '-c', String(connections), '-uniform', '-t', `${seconds}s`, '-r', '0.000005', '-p', '50,99', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`fortio failed: ${run.stderr}`);
+  const out = run.stdout + run.stderr;
+  const pct = (p) => Number(new RegExp(`# target ${p}% ([\\d.e+-]+)`).exec(out)?.[1] ?? NaN) * 1000;
+  const calls = Number(/All done (\d+) calls/.exec(out)?.[1] ?? NaN);
+  const ok = Number(/Code 200 : (\d+)/.exec(out)?.[1] ?? 0);
+  const rps = Number(/ms avg, ([\d.]+) qps/.exec(out)?.[1] ?? NaN);
+  return { rps, p50: pct(50), p99: pct(99), non2xx: calls - ok, socketErr: undefined };
+}
+
 async function nginxUpstream() {
   const dir = mkdtempSync(join(tmpdir(), 'meshctl-bench-nginx-'));
   const port = await freePort();
@@ -183,6 +216,21 @@ function variants(nginxPort, mesh) {
     direct: async () => ({ pid: undefined, port: nginxPort, host: 'upstream.local', stop: async () => undefined }),
     'meshctl proxy': meshctl([]),
     'meshctl --no-metrics': meshctl(['--no-metrics']),
+    // The sidecar as injected: config streamed from `meshctl controller` (on the load's core).
+    'meshctl --discovery': async () => {
+      const ctl = start(process.execPath, [join(root, 'bin/meshctl'), '--local', mesh, 'controller', '--discovery-port', '0', '--monitoring-port', '0', '--address', '127.0.0.1'], 0, '"event":"ready"');
+      await ctl.ready();
+      const discovery = JSON.parse(ctl.output().split('\n').find((l) => l.includes('"event":"ready"'))).ports.discovery;
+      const port = await freePort();
+      const p = start(process.execPath, [join(root, 'bin/meshctl'), 'proxy', '--discovery', `http://127.0.0.1:${discovery}`, '--workload', 'bench', '--outbound-port', String(port), '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1'], 1, '"event":"ready"');
+      try {
+        await p.ready(port);
+      } catch (err) {
+        await ctl.stop();
+        throw err;
+      }
+      return { ...p, port, host: 'upstream.local', stop: async () => Promise.all([p.stop(), ctl.stop()]) };
+    },
     'node-http-proxy': async () => {
       const port = await freePort();
       const p = start(process.execPath, [join(here, 'node-http-proxy.mjs'), String(port), `http://127.0.0.1:${nginxPort}`], 1, 'ready');
@@ -229,6 +277,7 @@ async function main() {
   const names = Object.keys(all).filter((n) => !ONLY || ONLY.includes(n));
   const results = Object.fromEntries(names.map((n) => [n, []]));
   const lua = join(here, 'delay.lua');
+  const fortioAt = fortioBin();
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const order = names.map((_, i) => names[(i + round) % names.length]);
@@ -242,7 +291,7 @@ async function main() {
           const after = v.pid ? rssMB(v.pid) : NaN;
           const t0 = v.pid ? cpuTicks(v.pid) : 0;
           const w0 = performance.now();
-          const rate = wrk(v.port, v.host, SECONDS, { connections: 10, lua, env: { WRK_DELAY_MS: '10' } });
+          const rate = fortioAt ? fortio(fortioAt, v.port, v.host, SECONDS) : wrk(v.port, v.host, SECONDS, { connections: 10, lua, env: { WRK_DELAY_MS: '10' } });
           const wall = (performance.now() - w0) / 1000;
           const cpu = v.pid ? ((cpuTicks(v.pid) - t0) / CLK_TCK / wall) * 100 : NaN;
           results[name].push({ rps: max.rps, p50: rate.p50, p99: rate.p99, rate: rate.rps, cpu, idle, after, errors: max.non2xx + rate.non2xx, socketErr: max.socketErr });
@@ -253,8 +302,8 @@ async function main() {
       }
     }
     let long;
-    if (LONG > 0 && names.includes('meshctl proxy')) {
-      const v = await all['meshctl proxy']();
+    if (LONG > 0 && all[LONG_VARIANT]) {
+      const v = await all[LONG_VARIANT]();
       try {
         const idle = rssMB(v.pid);
         // wrk runs in the background while RSS is sampled every 10 s: growth shows as a rising series.
@@ -266,19 +315,19 @@ async function main() {
         await new Promise((r) => w.once('exit', r));
         clearInterval(timer);
         const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-        long = { seconds: LONG, idle, after: rssMB(v.pid), rps, samples };
+        long = { seconds: LONG, variant: LONG_VARIANT, idle, after: rssMB(v.pid), rps, samples };
         process.stderr.write(`long run ${LONG}s: ${rps.toFixed(0)} req/s, rss ${idle.toFixed(1)} -> ${samples.map((x) => x.toFixed(0)).join(', ')} -> ${long.after.toFixed(1)} MB\n`);
       } finally {
         await v.stop();
       }
     }
-    report(results, load, long);
+    report(results, load, long, fortioAt ? 'fortio' : 'wrk');
   } finally {
     await nginx.stop();
   }
 }
 
-function report(results, load, long) {
+function report(results, load, long, rateTool) {
   const m = Object.fromEntries(
     Object.entries(results).map(([n, rs]) => [n, Object.fromEntries(['rps', 'p50', 'p99', 'rate', 'cpu', 'idle', 'after', 'errors'].map((k) => [k, median(rs.map((r) => r[k]))]))]),
   );
@@ -296,7 +345,11 @@ function report(results, load, long) {
   const lines = [
     `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${new Date().toISOString()}.`,
     `Load average at start: ${load.map((x) => x.toFixed(2)).join(' ')}${load[0] > 1 ? ' (shared machine: other jobs were running on both cores, so absolute figures are low and noisy; compare ratios)' : ''}.`,
-    `${ROUNDS} interleaved rounds x ${SECONDS} s per measurement, medians. wrk -t1 -c50 for max throughput; ~1,000 req/s = wrk -c10 with a 10 ms per-connection delay (bench/proxy/delay.lua, closed loop; wrk2 is not in Debian).`,
+    `${ROUNDS} interleaved rounds x ${SECONDS} s per measurement, medians. wrk -t1 -c50 for max throughput; ${
+      rateTool === 'fortio'
+        ? `1,000 req/s = fortio ${FORTIO_VERSION} -qps 1000 -c 10 -uniform (requests evenly spaced, as Istio's benchmarks run it).`
+        : '~1,000 req/s = wrk -c10 with a 10 ms per-connection delay (bench/proxy/delay.lua: closed loop, the connections send in bursts of 10; fortio could not be built).'
+    }`,
     '',
     '| variant | max req/s | req/s in the 1k run | p50 µs @1k | p99 µs @1k | added p50 µs | added p99 µs | CPU % per 1k req/s | RSS idle MB | RSS after max load MB |',
     '|---|---|---|---|---|---|---|---|---|---|',
@@ -307,7 +360,7 @@ function report(results, load, long) {
       ? `Added p50 at ~1k req/s: meshctl ${fmt((mesh.p50 - d.p50) * 1000)} µs; a bare Node TCP forwarder (no HTTP at all, the floor for a proxy on Node here) ${fmt((floor.p50 - d.p50) * 1000)} µs; meshctl above that floor: ${fmt((mesh.p50 - floor.p50) * 1000)} µs.`
       : '',
     long
-      ? `Long run: ${long.seconds} s at max load through meshctl proxy: ${long.rps.toFixed(0)} req/s, RSS ${long.idle.toFixed(1)} MB idle, every 10 s under load: ${long.samples.map((x) => x.toFixed(0)).join(', ')} MB, after: ${long.after.toFixed(1)} MB. ${long.seconds >= 600 ? `Soak: RSS from the second minute to the end moved ${(long.samples[long.samples.length - 1] - (long.samples[6] ?? long.samples[0])).toFixed(1)} MB (goal: no growth).` : 'No 10 min soak was run.'}`
+      ? `Long run: ${long.seconds} s at max load through ${long.variant}: ${long.rps.toFixed(0)} req/s, RSS ${long.idle.toFixed(1)} MB idle, every 10 s under load: ${long.samples.map((x) => x.toFixed(0)).join(', ')} MB, after: ${long.after.toFixed(1)} MB. ${long.seconds >= 600 ? `Soak: RSS from the second minute to the end moved ${(long.samples[long.samples.length - 1] - (long.samples[6] ?? long.samples[0])).toFixed(1)} MB (goal: no growth).` : 'No 10 min soak was run.'}`
       : 'No long (60 s) run or 10 min soak in this run.',
   ];
   const text = lines.join('\n');
