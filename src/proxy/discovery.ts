@@ -1,5 +1,8 @@
-import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import type { Snapshot } from '../core/compile/snapshot.js';
+import { ChunkedScanner } from './http1/chunked.js';
+import { framingOf, HeadError, MAX_HEAD_BYTES, parseResponseHead, type BodyFraming, type ResponseHead } from './http1/head.js';
 import { MeshProxy } from './proxy.js';
 import type { ProxyContext, RunProxyOptions } from './run.js';
 import { serveUntilStopped } from './serve.js';
@@ -88,6 +91,16 @@ export function backoffDelay(attempt: number, initialMs: number, maxMs: number, 
   return Math.round(step / 2 + (step / 2) * random());
 }
 
+/** How the body of the response being read ends: at its last chunk, after Content-Length bytes, or at the close. */
+type Framing = 'chunked' | 'length' | 'close';
+
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
+/**
+ * Speaks HTTP/1.1 itself over node:net (one GET per connection, `connection: close`) because
+ * loading node:http costs a sidecar ~1.25 MB of idle RSS (issue #4); the response head and chunked
+ * framing go through the proxy's own strict parsers (http1/head.ts, http1/chunked.ts).
+ */
 export class DiscoveryClient {
   state: DiscoveryState = 'connecting';
   connects = 0;
@@ -100,7 +113,7 @@ export class DiscoveryClient {
   readonly #idleMs: number;
   readonly #backoff: { initialMs: number; maxMs: number };
   readonly #random: () => number;
-  #req: ClientRequest | undefined;
+  #socket: Socket | undefined;
   #idle: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
   #attempt = 0;
@@ -123,7 +136,7 @@ export class DiscoveryClient {
     this.state = 'stopped';
     if (this.#idle) clearTimeout(this.#idle);
     if (this.#retry) clearTimeout(this.#retry);
-    this.#req?.destroy();
+    this.#socket?.destroy();
   }
 
   /** `name: value` lines for the proxy's admin /stats. */
@@ -147,14 +160,17 @@ export class DiscoveryClient {
 
   #connect(): void {
     if (this.#stopped) return;
-    const req = request(this.url, { agent: false, headers: { accept: 'application/x-ndjson' } });
-    this.#req = req;
+    const url = this.url;
+    // URL keeps an IPv6 literal's brackets in hostname; net.connect wants the bare address.
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const socket = connect({ host, port: Number(url.port || 80) });
+    this.#socket = socket;
     let done = false;
     const fail = (why: string) => {
       if (done) return;
       done = true;
       if (this.#idle) clearTimeout(this.#idle);
-      req.destroy();
+      socket.destroy();
       if (this.#stopped) return;
       this.lastError = why;
       this.#setState('disconnected', { error: why, keeping: this.lastVersion || null });
@@ -169,43 +185,140 @@ export class DiscoveryClient {
       this.#idle = setTimeout(() => fail(`no line from the controller for ${this.#idleMs} ms`), this.#idleMs);
     };
     touch();
-    req.on('error', (err) => fail(err.message));
-    req.on('response', (res: IncomingMessage) => {
-      if (res.statusCode !== 200) {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body = (body + c).slice(0, 500)));
-        res.on('end', () => fail(`HTTP ${res.statusCode}: ${body.trim()}`));
-        res.on('error', (err) => fail(err.message));
+
+    // Response state. A head split across reads is kept in `head` until its blank line arrives.
+    let head: Buffer | null = Buffer.alloc(0);
+    let status = 0;
+    let framing: Framing = 'close';
+    let left = 0;
+    let chunks: ChunkedScanner | null = null;
+    // One decoder per connection: a UTF-8 character split between two reads (or two chunks) is
+    // held back until its last byte arrives instead of turning into U+FFFD.
+    const decoder = new StringDecoder('utf8');
+    const lines = new LineSplitter();
+    let errorBody = '';
+    let socketError = '';
+
+    /** Payload bytes of the body, in order, whatever the framing. */
+    const onPayload = (data: Buffer) => {
+      if (data.length === 0 || done) return;
+      const text = decoder.write(data);
+      if (status !== 200) {
+        errorBody = (errorBody + text).slice(0, 500);
         return;
       }
-      this.connects++;
-      const lines = new LineSplitter();
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        touch();
-        try {
-          for (const line of lines.push(chunk)) {
-            const m = parseLine(line);
-            this.generation = m.generation;
-            if (m.type !== 'snapshot') continue;
-            this.snapshots++;
-            this.lastVersion = m.snapshot.version;
-            // Connected means "holding fresh config", so it is reported after the first snapshot.
-            this.#attempt = 0;
-            this.lastError = '';
-            this.#setState('connected', { version: m.snapshot.version, generation: m.generation });
-            this.#opts.onSnapshot(m);
-          }
-        } catch (err) {
-          fail((err as Error).message);
+      touch();
+      try {
+        for (const line of lines.push(text)) {
+          const m = parseLine(line);
+          this.generation = m.generation;
+          if (m.type !== 'snapshot') continue;
+          this.snapshots++;
+          this.lastVersion = m.snapshot.version;
+          // Connected means "holding fresh config", so it is reported after the first snapshot.
+          this.#attempt = 0;
+          this.lastError = '';
+          this.#setState('connected', { version: m.snapshot.version, generation: m.generation });
+          this.#opts.onSnapshot(m);
+          if (done || this.#stopped) return;
         }
-      });
-      res.on('end', () => fail('the controller closed the stream'));
-      res.on('error', (err) => fail(err.message));
-      res.on('close', () => fail('the stream closed'));
+      } catch (err) {
+        fail((err as Error).message);
+      }
+    };
+    /** The body ended as its framing says: a stream end for a 200, the whole answer otherwise. */
+    const onEnd = () => {
+      if (status !== 200) {
+        errorBody = (errorBody + decoder.end()).slice(0, 500);
+        return fail(`HTTP ${status}: ${errorBody.trim()}`);
+      }
+      fail('the controller closed the stream');
+    };
+    const onBody = (buf: Buffer) => {
+      if (framing === 'close') return onPayload(buf);
+      if (framing === 'length') {
+        const n = Math.min(left, buf.length);
+        left -= n;
+        onPayload(n === buf.length ? buf : buf.subarray(0, n));
+        if (left === 0 && !done) onEnd();
+        return;
+      }
+      try {
+        chunks!.scan(buf, 0, buf.length, onPayload);
+      } catch (err) {
+        if (!(err instanceof HeadError)) throw err;
+        return fail(`bad chunked framing from the controller: ${err.message}`);
+      }
+      if (chunks!.done && !done) onEnd();
+    };
+    const onHead = (buf: Buffer) => {
+      let start = 0;
+      // 1xx interim responses come before the final one and carry no body.
+      for (;;) {
+        const end = buf.indexOf(CRLFCRLF, start);
+        if (end < 0) {
+          if (buf.length - start > MAX_HEAD_BYTES) return fail(`response head from the controller larger than ${MAX_HEAD_BYTES} bytes`);
+          head = start === 0 ? buf : buf.subarray(start);
+          return;
+        }
+        let h: ResponseHead;
+        try {
+          h = parseResponseHead(buf.toString('latin1', start, end));
+          status = h.status;
+        } catch (err) {
+          if (!(err instanceof HeadError)) throw err;
+          return fail(`bad response from the controller: ${err.message}`);
+        }
+        start = end + 4;
+        if (status < 200) {
+          if (status === 101) return fail('bad response from the controller: unexpected 101 Switching Protocols');
+          continue;
+        }
+        let f: BodyFraming;
+        try {
+          f = framingOf(h.raw, h.minor, false);
+        } catch (err) {
+          if (!(err instanceof HeadError)) throw err;
+          return fail(`bad response from the controller: ${err.message}`);
+        }
+        head = null;
+        if (status === 200) this.connects++;
+        if (status === 204 || status === 304) {
+          framing = 'length';
+          left = 0;
+        } else if (f.chunked) {
+          framing = 'chunked';
+          chunks = new ChunkedScanner();
+        } else if (f.length >= 0) {
+          framing = 'length';
+          left = f.length;
+        } else framing = 'close';
+        if (framing === 'length' && left === 0) return onEnd();
+        if (start < buf.length) onBody(buf.subarray(start));
+        return;
+      }
+    };
+
+    socket.on('connect', () => {
+      socket.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\naccept: application/x-ndjson\r\nconnection: close\r\n\r\n`, 'latin1');
     });
-    req.end();
+    socket.on('data', (buf: Buffer) => {
+      if (done) return;
+      if (head) onHead(head.length === 0 ? buf : Buffer.concat([head, buf]));
+      else onBody(buf);
+    });
+    socket.on('error', (err) => {
+      socketError = err.message;
+      fail(err.message);
+    });
+    socket.on('close', () => {
+      if (done) return;
+      if (head) return fail(head.length === 0 ? 'the controller closed the connection before responding' : 'the controller closed the connection mid-head');
+      // No length, no chunks: the close is the end of the body.
+      if (framing === 'close') return onEnd();
+      if (status !== 200) return fail(`HTTP ${status}: ${errorBody.trim()} (connection closed mid-body)`);
+      fail(`the stream closed${socketError ? ` (${socketError})` : ''}`);
+    });
   }
 }
 
