@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type ServerResponse, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { backoffDelay, DiscoveryClient, LineSplitter, parseLine, streamUrl, type SnapshotMessage } from '../../../src/proxy/discovery.js';
 
@@ -125,5 +126,216 @@ describe('DiscoveryClient', () => {
     await until(() => errors.length >= 1);
     expect(errors[0]).toMatch(/HTTP 400: {"error":"workload is required"}/);
     expect(client.state).not.toBe('connected');
+  });
+});
+
+/**
+ * The client speaks HTTP/1.1 itself over node:net, so these serve raw bytes from a node:net server:
+ * every framing, split wherever a TCP read or a chunk boundary can split it.
+ */
+describe('DiscoveryClient over raw HTTP/1.1', () => {
+  interface RawConn {
+    socket: Socket;
+    /** The request head as received (up to and without the blank line). */
+    head: string;
+  }
+  let server: NetServer | undefined;
+  let client: DiscoveryClient | undefined;
+  const sockets = new Set<Socket>();
+  afterEach(async () => {
+    client?.stop();
+    client = undefined;
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+    await new Promise((r) => server?.close(r) ?? r(undefined));
+    server = undefined;
+  });
+
+  /** Listens on port 0; `onRequest` gets each connection once its request head has arrived (n counts from 1). */
+  async function rawServer(onRequest: (c: RawConn, n: number) => void): Promise<{ port: number; conns: RawConn[]; accepted: () => number }> {
+    const conns: RawConn[] = [];
+    let accepted = 0;
+    server = createNetServer((socket) => {
+      accepted++;
+      sockets.add(socket);
+      socket.setNoDelay(true);
+      socket.on('error', () => undefined);
+      let buf = '';
+      const onData = (b: Buffer) => {
+        buf += b.toString('latin1');
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        socket.off('data', onData);
+        const c = { socket, head: buf.slice(0, end) };
+        conns.push(c);
+        onRequest(c, conns.length);
+      };
+      socket.on('data', onData);
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    return { port: (server.address() as AddressInfo).port, conns, accepted: () => accepted };
+  }
+
+  /** Writes each part in its own write, apart in time, so each arrives in its own TCP read. */
+  async function send(socket: Socket, ...parts: (string | Buffer)[]): Promise<void> {
+    for (const p of parts) {
+      if (socket.destroyed) return;
+      socket.write(p);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  const chunk = (data: Buffer | string) => {
+    const b = Buffer.from(data);
+    return Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
+  };
+  const CHUNKED_200 = 'HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n';
+
+  function start(port: number) {
+    const got: SnapshotMessage[] = [];
+    const logs: Record<string, unknown>[] = [];
+    client = new DiscoveryClient({
+      address: `http://127.0.0.1:${port}`,
+      key: { workload: 'w', namespace: 'n' },
+      onSnapshot: (m) => got.push(m),
+      log: (f) => logs.push(f),
+      backoff: { initialMs: 10, maxMs: 20 },
+    });
+    client.start();
+    const errors = () => logs.filter((f) => f.error).map((f) => String(f.error));
+    return { got, logs, errors };
+  }
+
+  it('sends one GET with host, accept and connection: close, and decodes a chunked stream split mid-line and mid-character', async () => {
+    // 2-, 3- and 4-byte UTF-8 characters; the cuts below land inside the 3- and the 4-byte one.
+    const v1 = 'ré€𝄞-1';
+    const v2 = 'ré€𝄞-2';
+    const payload = Buffer.from(line(v1, 1) + '{"type":"heartbeat","generation":1}\n' + line(v2, 2));
+    const euro = payload.indexOf(Buffer.from('€'));
+    const clef = payload.lastIndexOf(Buffer.from('𝄞'));
+    const c2 = chunk(payload.subarray(euro + 1, clef + 2));
+    const { port, conns } = await rawServer((c, n) => {
+      if (n > 1) return; // a reconnect would hang: the test fails on its assertions instead
+      // The first TCP read ends after the first byte of "€"; the next splits the chunk-size line;
+      // the last holds a chunk boundary that cuts "𝄞" in half.
+      void send(c.socket, Buffer.concat([Buffer.from(CHUNKED_200), chunk(payload.subarray(0, euro + 1))]), c2.subarray(0, 1), Buffer.concat([c2.subarray(1), chunk(payload.subarray(clef + 2))]));
+    });
+    const { got, errors } = start(port);
+    await until(() => got.length === 2);
+    expect(got.map((m) => m.snapshot.version)).toEqual([v1, v2]);
+    expect(client!.generation).toBe(2);
+    expect(client!.lastVersion).toBe(v2);
+    expect(client!.state).toBe('connected');
+    expect(client!.connects).toBe(1);
+    expect(errors()).toEqual([]);
+    const [requestLine, ...fields] = conns[0]!.head.split('\r\n');
+    expect(requestLine).toBe('GET /v1/snapshot?workload=w&namespace=n HTTP/1.1');
+    expect(fields).toEqual([`host: 127.0.0.1:${port}`, 'accept: application/x-ndjson', 'connection: close']);
+  });
+
+  it('reads a content-length body to its end, then counts the stream as closed and reconnects', async () => {
+    const body = line('cl-1');
+    const { port } = await rawServer((c, n) => {
+      // The socket stays open after the body: the length, not the close, ends the response.
+      if (n === 1) void send(c.socket, `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`, body.slice(10));
+      else void send(c.socket, `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(line('cl-2'))}\r\n\r\n${line('cl-2')}`);
+    });
+    const { got, errors } = start(port);
+    await until(() => got.length === 2);
+    expect(got.map((m) => m.snapshot.version)).toEqual(['cl-1', 'cl-2']);
+    expect(errors()[0]).toBe('the controller closed the stream');
+  });
+
+  it('reads a body with neither length nor chunks until the connection closes', async () => {
+    const body = line('close-1');
+    const { port } = await rawServer((c, n) => {
+      if (n === 1) void send(c.socket, 'HTTP/1.1 200 OK\r\n\r\n' + body.slice(0, 7), body.slice(7)).then(() => c.socket.end());
+    });
+    const { got, errors } = start(port);
+    await until(() => errors().length >= 1);
+    expect(got.map((m) => m.snapshot.version)).toEqual(['close-1']);
+    expect(errors()[0]).toBe('the controller closed the stream');
+    expect(client!.lastVersion).toBe('close-1');
+  });
+
+  it('reports a non-200 answer with (the first 500 chars of) its body, and never counts as connected', async () => {
+    const long = 'x'.repeat(700);
+    const { port } = await rawServer((c, n) => {
+      if (n === 1) void send(c.socket, 'HTTP/1.1 503 Service Unavailable\r\ntransfer-encoding: chunked\r\n\r\n', chunk('controller is '), chunk('syncing\n'), '0\r\n\r\n');
+      else if (n === 2) void send(c.socket, `HTTP/1.1 500 Internal Server Error\r\ncontent-length: ${long.length}\r\n\r\n${long}`);
+    });
+    const { got, errors } = start(port);
+    await until(() => errors().length >= 2);
+    expect(errors()[0]).toBe('HTTP 503: controller is syncing');
+    expect(errors()[1]).toBe(`HTTP 500: ${'x'.repeat(500)}`);
+    expect(got).toEqual([]);
+    expect(client!.connects).toBe(0);
+    expect(client!.state).not.toBe('connected');
+  });
+
+  it('fails on a malformed status line with a one-line reason, and retries', async () => {
+    const { port, conns } = await rawServer((c) => void send(c.socket, 'HTTP/1.1 2000 OK\r\n\r\n'));
+    const { errors } = start(port);
+    await until(() => conns.length >= 2);
+    expect(errors()[0]).toMatch(/^bad response from the controller: malformed status line "HTTP\/1.1 2000 OK"$/);
+    expect(client!.connects).toBe(0);
+  });
+
+  it('fails on broken chunk framing', async () => {
+    const { port } = await rawServer((c, n) => {
+      if (n === 1) void send(c.socket, CHUNKED_200 + 'zz\r\n');
+    });
+    const { errors } = start(port);
+    await until(() => errors().length >= 1);
+    expect(errors()[0]).toBe('bad chunked framing from the controller: malformed chunk size');
+  });
+
+  it('a stream cut mid-chunk: disconnected, keeps the last snapshot, reconnects and takes the next', async () => {
+    const { port } = await rawServer((c, n) => {
+      if (n === 1) {
+        // A whole chunk, then half of the next one, then the connection goes.
+        const next = chunk(line('never'));
+        void send(c.socket, CHUNKED_200, chunk(line('keep')), next.subarray(0, 20)).then(() => c.socket.destroy());
+      } else void send(c.socket, CHUNKED_200, chunk(line('after')));
+    });
+    const { got, logs, errors } = start(port);
+    await until(() => got.length === 2);
+    const states = logs.map((f) => f.state);
+    expect(got.map((m) => m.snapshot.version)).toEqual(['keep', 'after']);
+    expect(errors()[0]).toMatch(/^the stream closed/);
+    expect(logs.find((f) => f.state === 'disconnected')).toMatchObject({ keeping: 'keep' });
+    expect(states).toEqual(['connected', 'disconnected', 'connecting', 'connected']);
+    expect(client!.connects).toBe(2);
+  });
+
+  it('stop() while connecting or waiting for the head: no state line, no retry, the socket closed', async () => {
+    let closed = 0;
+    const { port, conns, accepted } = await rawServer((c) => c.socket.on('close', () => closed++));
+    const quiet = () => new Promise((r) => setTimeout(r, 100)); // long past the 10 ms backoff: a retry would show
+    // Stopped before the TCP connect completes.
+    const a = start(port);
+    client!.stop();
+    expect(client!.state).toBe('stopped');
+    await quiet();
+    const afterA = accepted();
+    expect(afterA).toBeLessThanOrEqual(1);
+    expect(conns).toEqual([]);
+    // Stopped while the server holds the request without answering.
+    const b = start(port);
+    await until(() => conns.length === 1);
+    client!.stop();
+    await until(() => closed >= 1);
+    await quiet();
+    expect(accepted()).toBe(afterA + 1);
+    expect(conns.length).toBe(1);
+    expect(a.logs).toEqual([]);
+    expect(b.logs).toEqual([]);
+    expect([...a.got, ...b.got]).toEqual([]);
+    expect(client!.state).toBe('stopped');
+  });
+
+  it('loads no node:http: the sidecar bundle must not need it', () => {
+    const src = readFileSync(new URL('../../../src/proxy/discovery.ts', import.meta.url), 'utf8');
+    expect(src).not.toMatch(/from 'node:https?'/);
   });
 });
