@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { ClusterError } from '../core/errors.js';
+import { close, link, openExclusive, readFile, rename, stat, uniqueToken, unlink, writeAll } from './fs-async.js';
 
 export interface LockOptions {
   /** Give up after this long; the holder of a healthy lock keeps it for milliseconds only. */
@@ -26,7 +25,7 @@ const HOST = hostname();
 export async function acquireLock(lockPath: string, opts: LockOptions = {}): Promise<ReleaseLock> {
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const staleMs = opts.staleMs ?? 30_000;
-  const token = `${process.pid} ${HOST} ${randomBytes(6).toString('hex')}\n`;
+  const token = `${process.pid} ${HOST} ${uniqueToken()}\n`;
   const deadline = Date.now() + timeoutMs;
   // Short, growing, jittered waits: a healthy holder keeps the lock for a few milliseconds, and the
   // jitter keeps two waiters from retrying in lockstep.
@@ -34,11 +33,11 @@ export async function acquireLock(lockPath: string, opts: LockOptions = {}): Pro
   let lastOwner = '';
   for (;;) {
     try {
-      const fh = await open(lockPath, 'wx');
+      const fd = await openExclusive(lockPath);
       try {
-        await fh.writeFile(token);
+        await writeAll(fd, token);
       } finally {
-        await fh.close();
+        await close(fd);
       }
       return async () => {
         await unlink(lockPath).catch(() => undefined);
@@ -96,7 +95,7 @@ async function readOwner(lockPath: string, staleMs: number): Promise<{ stale: bo
  * (which, like O_EXCL, fails rather than overwrite).
  */
 async function breakStaleLock(lockPath: string, staleContent: string): Promise<void> {
-  const aside = `${lockPath}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const aside = `${lockPath}.stale-${uniqueToken()}`;
   try {
     await rename(lockPath, aside);
   } catch (err) {

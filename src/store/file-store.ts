@@ -1,9 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { kindInfo, lookupKind } from '../api/kinds.js';
 import type { Resource, ResourceRef } from '../api/resource.js';
+import { contentHash64 } from '../core/compile/content-hash.js';
 import { ClusterError, ConflictError, InputError } from '../core/errors.js';
 import {
   MAX_MODIFY_RETRIES,
@@ -15,6 +14,7 @@ import {
   type Watcher,
 } from './config-store.js';
 import { isErrno, withLock } from './file-lock.js';
+import { close, fsync, mkdir, openExclusive, readdir, readFile, rename, stat, uniqueToken, unlink, writeAll } from './fs-async.js';
 import { canonicalJson, deepEqualJson, isRecord, objectsOf, parseYamlFile, renderEdited, type DocEdit, type YamlFile } from './yaml-docs.js';
 import { mapLimit } from '../core/map-limit.js';
 
@@ -445,12 +445,16 @@ function normalize(r: Resource): Resource {
   return copy;
 }
 
-/** The object as stored: its resourceVersion is a hash of everything else, so any change changes it. */
+/**
+ * The object as stored: its resourceVersion is a hash of everything else, so any change changes it.
+ * The project's 64-bit content hash (16 hex digits), not sha256: a version only has to notice that
+ * an object changed, nobody gains by forging one, and loading the crypto module for it would cost the sidecar ~2.3 MB RSS.
+ */
 function withVersion(r: Resource): Resource {
   const meta = { ...r.metadata };
   delete meta.resourceVersion;
   const bare = { ...r, metadata: meta };
-  const version = createHash('sha256').update(canonicalJson(bare)).digest('base64url').slice(0, 16);
+  const version = contentHash64(canonicalJson(bare));
   return { ...bare, metadata: { ...meta, resourceVersion: version } };
 }
 
@@ -548,20 +552,20 @@ async function listYamlFiles(dir: string): Promise<string[]> {
  * store skips dotfiles) and is fsynced first so a crash cannot leave an empty file behind the rename.
  */
 async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(dirname(path), `.${basename(path)}.${uniqueToken()}.tmp`);
   let mode = 0o644;
   try {
     mode = (await stat(path)).mode & 0o777;
   } catch {
     // a new file
   }
-  const fh = await open(tmp, 'wx', mode);
+  const fd = await openExclusive(tmp, mode);
   try {
     try {
-      await fh.writeFile(text);
-      await fh.sync();
+      await writeAll(fd, text);
+      await fsync(fd);
     } finally {
-      await fh.close();
+      await close(fd);
     }
     await rename(tmp, path);
   } catch (err) {

@@ -86,7 +86,8 @@ describe('FileStore reading', () => {
     expect(await store.get({ kind: 'VirtualService', name: 'ratings' })).toBeDefined();
     expect(await store.get({ kind: 'VirtualService', namespace: 'default', name: 'ratings' })).toBeDefined();
     expect(await store.get({ kind: 'VirtualService', namespace: 'other', name: 'ratings' })).toBeUndefined();
-    expect(dr?.metadata.resourceVersion).toMatch(/^[\w-]{16}$/);
+    // The 64-bit content hash (src/core/compile/content-hash.ts) as 16 hex digits.
+    expect(dr?.metadata.resourceVersion).toMatch(/^[0-9a-f]{16}$/);
     expect(await store.sourceOf({ kind: 'VirtualService', name: 'ratings' })).toEqual({ file: join(dir, 'vs.yaml'), line: 15 });
   });
 
@@ -152,6 +153,65 @@ describe('FileStore reading', () => {
     await writeFile(join(dir, 'vs.yaml'), VS_FILE.replace('weight: 100', 'weight: 099'));
     const c = await store.get({ kind: 'VirtualService', namespace: 'shop', name: 'reviews' });
     expect(JSON.stringify(c?.spec)).toContain('"weight":99');
+  });
+});
+
+describe('FileStore resourceVersion', () => {
+  const ref = { kind: 'VirtualService', namespace: 'shop', name: 'reviews' };
+  const versionAfter = async (text: string): Promise<string | undefined> => {
+    await writeFile(join(dir, 'vs.yaml'), text);
+    // A fresh store each time: the version must come from the content, not from a cache.
+    return (await (await FileStore.open(dir)).get(ref))?.metadata.resourceVersion;
+  };
+
+  it('stays the same while the object does, whatever the formatting, comments or key order', async () => {
+    const base = await versionAfter(VS_FILE);
+    expect(base).toMatch(/^[0-9a-f]{16}$/);
+    expect(await versionAfter(VS_FILE)).toBe(base);
+    // Comments, flow vs block style, quoting and key order are not part of the object.
+    const reformatted = VS_FILE.replace('# Routes for reviews — keep v1 as the stable subset\n', '')
+      .replace('  name: reviews   # the service name\n  namespace: shop\n', '  namespace: "shop"\n  name: reviews\n')
+      .replace('    - destination: {host: reviews, subset: v1}\n', '    - destination:\n        subset: v1\n        host: reviews\n');
+    expect(reformatted).not.toBe(VS_FILE);
+    expect(await versionAfter(reformatted)).toBe(base);
+    // A write of an equal object changes nothing, version included.
+    const store = await FileStore.open(dir);
+    const cur = await store.get(ref);
+    const res = await store.modify(ref, (r) => structuredClone(r));
+    expect(res.changed).toBe(false);
+    expect((await store.get(ref))?.metadata.resourceVersion).toBe(cur!.metadata.resourceVersion);
+  });
+
+  it('changes when any field changes', async () => {
+    const base = await versionAfter(VS_FILE);
+    const edits: [string, string][] = [
+      ['apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: reviews', 'apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata:\n  name: reviews'],
+      ['  namespace: shop\n', '  namespace: shop\n  labels: {app: reviews}\n'],
+      ['  namespace: shop\n', '  namespace: shop\n  annotations: {note: x}\n'],
+      ['hosts: [reviews]', 'hosts: [reviews, reviews.shop]'],
+      ['subset: v1}', 'subset: v2}'],
+      ['weight: 100', 'weight: 99'],
+      // The same digits as a string are a different value.
+      ['weight: 100', 'weight: "100"'],
+    ];
+    const seen = new Set([base]);
+    for (const [from, to] of edits) {
+      expect(VS_FILE).toContain(from);
+      const v = await versionAfter(VS_FILE.replace(from, to));
+      expect(v, `${from} -> ${to}`).toMatch(/^[0-9a-f]{16}$/);
+      expect(seen.has(v), `${from} -> ${to}`).toBe(false);
+      seen.add(v);
+    }
+    // Through the store's own writes too: every applied change gets a new version.
+    const store = await FileStore.open(dir);
+    let cur = (await store.get(ref))!;
+    for (const labels of [{ a: '1' }, { a: '2' }, { a: '2', b: '' }, {}] as Record<string, string>[]) {
+      const next = await store.apply({ ...cur, metadata: { ...cur.metadata, labels } });
+      expect(seen.has(next.metadata.resourceVersion)).toBe(false);
+      seen.add(next.metadata.resourceVersion);
+      expect((await store.get(ref))?.metadata.resourceVersion).toBe(next.metadata.resourceVersion);
+      cur = next;
+    }
   });
 });
 
