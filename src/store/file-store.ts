@@ -73,6 +73,7 @@ export class FileStore implements ConfigStore {
   readonly #opts: Required<FileStoreOptions>;
   readonly #cache = new Map<string, CachedFile>();
   readonly #watchers = new Set<Watcher>();
+  #dirWatch: DirWatch | undefined;
   #parses = 0;
   /** Serialises this process's own writers before they contend for the lock file. */
   #lockChain: Promise<unknown> = Promise.resolve();
@@ -193,14 +194,9 @@ export class FileStore implements ConfigStore {
     let known = select(await this.#index());
     for (const r of known.values()) onEvent({ type: 'ADDED', resource: structuredClone(r) });
 
-    let stopped = false;
-    let timer: NodeJS.Timeout | undefined;
-    let running: Promise<void> | undefined;
-    let again = false;
-    const rescan = async (): Promise<void> => {
-      try {
-        const now = select(await this.#index());
-        if (stopped) return;
+    const subscriber: Subscriber = {
+      onIndex: (index) => {
+        const now = select(index);
         for (const [key, r] of now) {
           const old = known.get(key);
           if (!old) onEvent({ type: 'ADDED', resource: structuredClone(r) });
@@ -208,18 +204,66 @@ export class FileStore implements ConfigStore {
         }
         for (const [key, r] of known) if (!now.has(key)) onEvent({ type: 'DELETED', resource: structuredClone(r) });
         known = now;
+      },
+      onError: report,
+    };
+    const dir = this.#dirWatch ?? this.#startDirWatch(report);
+    dir.subscribers.add(subscriber);
+
+    let stopped = false;
+    const watcher: Watcher = {
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        this.#watchers.delete(watcher);
+        dir.subscribers.delete(subscriber);
+        if (dir.subscribers.size === 0) {
+          if (this.#dirWatch === dir) this.#dirWatch = undefined;
+          dir.stop();
+        }
+        await dir.running;
+      },
+    };
+    this.#watchers.add(watcher);
+    return watcher;
+  }
+
+  /**
+   * One directory watch for all of this store's watches (a proxy watches eight kinds): one
+   * recursive fs.watch, one poll, one index per change, handed to every subscriber. Eight of each
+   * kept an idle `meshctl proxy --config` rescanning four times a second and its RSS creeping up.
+   */
+  #startDirWatch(reportFirst: (err: unknown) => void): DirWatch {
+    const dir: DirWatch = {
+      subscribers: new Set(),
+      running: undefined,
+      stop: () => {
+        stopped = true;
+        clearTimeout(timer);
+        clearInterval(poll);
+        fsw?.close();
+      },
+    };
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    let again = false;
+    const rescan = async (): Promise<void> => {
+      try {
+        const index = await this.#index();
+        if (stopped) return;
+        for (const s of dir.subscribers) s.onIndex(index);
       } catch (err) {
         // A half-saved file is normal while someone edits: keep the last good state and say why.
-        if (!stopped) report(err);
+        if (!stopped) for (const s of dir.subscribers) s.onError(err);
       }
     };
     const run = (): void => {
-      if (running) {
+      if (dir.running) {
         again = true;
         return;
       }
-      running = rescan().finally(() => {
-        running = undefined;
+      dir.running = rescan().finally(() => {
+        dir.running = undefined;
         if (again && !stopped) {
           again = false;
           run();
@@ -230,6 +274,10 @@ export class FileStore implements ConfigStore {
       if (stopped) return;
       clearTimeout(timer);
       timer = setTimeout(run, this.#opts.watchDebounceMs);
+    };
+    const reportAll = (err: Error): void => {
+      if (dir.subscribers.size === 0) reportFirst(err);
+      for (const s of dir.subscribers) s.onError(err);
     };
 
     let fsw: FSWatcher | undefined;
@@ -242,28 +290,16 @@ export class FileStore implements ConfigStore {
         if (filename && basename(filename.toString()).startsWith('.')) return;
         schedule();
       });
-      fsw.on('error', (err) => report(new ClusterError(`watching ${this.#dir} failed: ${err.message}; falling back to polling`)));
+      fsw.on('error', (err) => reportAll(new ClusterError(`watching ${this.#dir} failed: ${err.message}; falling back to polling`)));
     } catch (err) {
-      report(new ClusterError(`cannot watch ${this.#dir}: ${(err as Error).message}; falling back to polling every ${this.#opts.watchPollMs} ms`));
+      reportAll(new ClusterError(`cannot watch ${this.#dir}: ${(err as Error).message}; falling back to polling every ${this.#opts.watchPollMs} ms`));
     }
     // fs.watch can drop events (inotify queue overflow, new sub-directories racing the watcher), so a
     // slow poll backs it up; with the stat cache a rescan of an unchanged directory parses nothing.
     const poll = setInterval(run, this.#opts.watchPollMs);
     poll.unref();
-
-    const watcher: Watcher = {
-      stop: async () => {
-        if (stopped) return;
-        stopped = true;
-        clearTimeout(timer);
-        clearInterval(poll);
-        fsw?.close();
-        this.#watchers.delete(watcher);
-        await running;
-      },
-    };
-    this.#watchers.add(watcher);
-    return watcher;
+    this.#dirWatch = dir;
+    return dir;
   }
 
   async close(): Promise<void> {
@@ -405,6 +441,19 @@ export class FileStore implements ConfigStore {
     this.#cache.set(path, { mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, size: st.size, ino: st.ino, readAtMs, text, entries });
     return entries;
   }
+}
+
+/** One watch() call's share of the directory watch: it diffs each new index against what it last saw. */
+interface Subscriber {
+  onIndex(index: Index): void;
+  onError(err: unknown): void;
+}
+
+interface DirWatch {
+  subscribers: Set<Subscriber>;
+  /** The rescan in progress, if any (a stopping watcher waits for it). */
+  running: Promise<void> | undefined;
+  stop(): void;
 }
 
 type Expectation = { kind: 'any' } | { kind: 'absent' } | { kind: 'version'; version: string };

@@ -72,6 +72,36 @@ describe('FileStore.watch', () => {
     expect(events.length).toBe(count);
   });
 
+  it('watches of several kinds share one directory watcher: each still gets its own events, the last stop closes it', async () => {
+    await mkdir(join(dir, 'shop'));
+    await writeFile(join(dir, 'a.yaml'), vs('a', 'default', 'a'));
+    const fsWatchers = () => process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap').length;
+    const before = fsWatchers();
+    const store = await FileStore.open(dir, { watchPollMs: 60_000 });
+    const seen: string[] = [];
+    const kinds = ['VirtualService', 'DestinationRule', 'ServiceEntry', 'WorkloadEntry', 'Service', 'Pod', 'EndpointSlice', 'ConfigMap'];
+    const watchers: Watcher[] = [];
+    watchers.push(await store.watch(kinds[0]!, undefined, (e) => seen.push(`${e.type} ${e.resource.kind}/${e.resource.metadata.name}`)));
+    const one = fsWatchers() - before;
+    expect(one).toBeGreaterThan(0);
+    for (const k of kinds.slice(1)) watchers.push(await store.watch(k, undefined, (e) => seen.push(`${e.type} ${e.resource.kind}/${e.resource.metadata.name}`)));
+    expect(fsWatchers() - before).toBe(one);
+    try {
+      await writeFile(join(dir, 'shop', 'dr.yaml'), 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d, namespace: shop}\nspec: {host: d}\n');
+      await until(() => seen.includes('ADDED DestinationRule/d'), () => seen);
+      // Stopping the VirtualService watch leaves the others running on the same watcher.
+      await watchers[0]!.stop();
+      await writeFile(join(dir, 'b.yaml'), `${vs('b', 'default', 'b')}---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s}\nspec: {hosts: [s.local]}\n`);
+      await until(() => seen.includes('ADDED ServiceEntry/s'), () => seen);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(seen).toEqual(['ADDED VirtualService/a', 'ADDED DestinationRule/d', 'ADDED ServiceEntry/s']);
+    } finally {
+      for (const w of watchers) await w.stop();
+    }
+    // Handles close on the next turn of the event loop.
+    await until(() => fsWatchers() === before, fsWatchers);
+  });
+
   it('filters by namespace, and close() stops every watch', async () => {
     await mkdir(join(dir, 'shop'));
     await writeFile(join(dir, 'shop', 'a.yaml'), vs('a', 'shop', 'a'));
