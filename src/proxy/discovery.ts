@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { Snapshot } from '../core/compile/snapshot.js';
+import { byCodeUnit } from '../core/compare.js';
 import { ChunkedScanner } from './http1/chunked.js';
 import { framingOf, HeadError, MAX_HEAD_BYTES, parseResponseHead, type BodyFraming, type ResponseHead } from './http1/head.js';
 import { MeshProxy } from './proxy.js';
@@ -56,7 +57,7 @@ export function streamUrl(address: string, key: DiscoveryKey): URL {
   const url = new URL('/v1/snapshot', base);
   url.searchParams.set('workload', key.workload);
   url.searchParams.set('namespace', key.namespace);
-  for (const [k, v] of Object.entries(key.labels ?? {}).sort(([a], [b]) => a.localeCompare(b))) url.searchParams.append('label', `${k}=${v}`);
+  for (const [k, v] of Object.entries(key.labels ?? {}).sort(([a], [b]) => byCodeUnit(a, b))) url.searchParams.append('label', `${k}=${v}`);
   if (key.appPort) url.searchParams.set('appPort', String(key.appPort));
   return url;
 }

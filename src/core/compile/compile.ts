@@ -1,6 +1,7 @@
 import { DEFAULT_DOMAIN, fqdn, hostMatches, isWildcard, normalizeHost } from '../../api/hosts.js';
 import type { Resource } from '../../api/resource.js';
 import { selectsWorkloadEntry, serviceEntrySelector } from '../../api/service-entry.js';
+import { byCodeUnit } from '../compare.js';
 import { faultActive } from '../traffic/fault-expiry.js';
 import { contentHash64 } from './content-hash.js';
 import { arr, durationMs, num, obj, percent, str, strMap, type Obj } from './read.js';
@@ -134,7 +135,7 @@ export function compileSnapshot(resources: readonly Resource[], opts: CompileOpt
 
   const routeCtx: RouteCtx = { now: opts.now, identity, all: vss, services, ensure: ensureCluster, domain, warnings };
   const virtualHosts: VirtualHost[] = [];
-  for (const svc of [...services.values()].sort((a, b) => a.host.localeCompare(b.host))) {
+  for (const svc of [...services.values()].sort((a, b) => byCodeUnit(a.host, b.host))) {
     const vs = vss.find((v) => v.hosts.some((h) => hostMatches(h, svc.host)));
     const ports: PortRoutes[] = [];
     for (const p of svc.ports) {
@@ -177,7 +178,7 @@ export function compileSnapshot(resources: readonly Resource[], opts: CompileOpt
       inbound: { address: opts.inbound?.address ?? '0.0.0.0', port: inboundPort, ...(opts.inbound?.appPort ? { appPort: opts.inbound.appPort } : {}) },
     },
     virtualHosts,
-    clusters: [...clusters.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    clusters: [...clusters.values()].sort((a, b) => byCodeUnit(a.name, b.name)),
     telemetry: { metrics: opts.telemetry?.metrics ?? true, accessLog: opts.telemetry?.accessLog ?? false },
     outboundTrafficPolicy: opts.outboundTrafficPolicy ?? meshOutboundPolicy(by.get('ConfigMap') ?? []) ?? 'REGISTRY_ONLY',
     warnings,
@@ -204,7 +205,7 @@ function meshOutboundPolicy(configMaps: Resource[]): 'REGISTRY_ONLY' | 'ALLOW_AN
 function groupByKind(resources: readonly Resource[]): Map<string, Resource[]> {
   const m = new Map<string, Resource[]>();
   // Sorted so that equal sets of objects in any order give the same snapshot (and version).
-  const sorted = [...resources].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+  const sorted = [...resources].sort((a, b) => byCodeUnit(keyOf(a), keyOf(b)));
   for (const r of sorted) {
     let l = m.get(r.kind);
     if (!l) m.set(r.kind, (l = []));
@@ -405,7 +406,7 @@ function destinationRules(list: Resource[], proxyNs: string, domain: string): Dr
 function byAge(a: Resource, b: Resource): number {
   const ta = a.metadata.creationTimestamp ?? '';
   const tb = b.metadata.creationTimestamp ?? '';
-  return ta.localeCompare(tb) || keyOf(a).localeCompare(keyOf(b));
+  return byCodeUnit(ta, tb) || byCodeUnit(keyOf(a), keyOf(b));
 }
 
 /** A subset's trafficPolicy overrides the DestinationRule's field by field (Istio merges the top-level fields). */
