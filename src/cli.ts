@@ -4,6 +4,7 @@ import { COMMANDS, GROUPS } from './commands/index.js';
 import { DEFAULT_OUTPUTS, type CommandSpec } from './commands/spec.js';
 import { UsageError } from './core/errors.js';
 import { present } from './ui/present.js';
+import { reflow } from './ui/reflow.js';
 
 /**
  * Builds the commander program from the command registry. The only file that imports commander.
@@ -29,6 +30,10 @@ export function buildProgram(io: IO, makeContext: (globals: GlobalOptions) => Co
     // The root help lists every command by its full path, one line each, like `kubectl --help`.
     visibleCommands: (cmd: Command) => (cmd === program ? leafCommands(program) : cmd.commands.filter((c) => !hidden(c))),
     subcommandTerm: (cmd: Command) => fullPath(cmd).replace(/^meshctl /, '') + (cmd.registeredArguments.length ? ' ' + cmd.usage().replace(/^\[options\] ?/, '') : ''),
+    // Prose paragraphs are joined and wrapped at the help width (see src/ui/reflow.ts).
+    commandDescription(this: Help, cmd: Command) {
+      return reflow(cmd.description(), this.helpWidth ?? 100);
+    },
   } as Partial<Help>);
 
   const groups = new Map<string, Command>();

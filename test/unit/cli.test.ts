@@ -24,6 +24,21 @@ describe('meshctl --help', () => {
     expect(r.stdout).toContain(spec?.summary);
     if (spec?.examples?.length) expect(r.stdout).toContain('Examples:');
   });
+
+  it.each(COMMANDS.map((c) => c.path))('help of "%s" fits 100 columns off a terminal', async (path) => {
+    const r = await meshctl([...path.split(' '), '--help']);
+    // A line may pass 100 columns only when it is one unbreakable word (a long URL, say) or an example command.
+    const over = r.stdout.split('\n').filter((l) => l.length > 100 && /\S\s+\S/.test(l.trim()) && !/^\s+(\$ )?meshctl /.test(l));
+    expect(over).toEqual([]);
+  });
+
+  it('prose in a description is reflowed: no source line break survives mid-paragraph', async () => {
+    const r = await meshctl('proxy --help');
+    // In the source, "DestinationRule, and" ends a line and "Service/EndpointSlice/Pod" starts the next.
+    expect(r.stdout).toMatch(/DestinationRule, and Service\/EndpointSlice\/Pod when present/);
+    // Indented lines (the controller's endpoint list) keep their own line.
+    expect((await meshctl('controller --help')).stdout).toMatch(/\n {2}GET \/v1\/snapshot\?workload=NAME/);
+  });
 });
 
 describe('usage errors', () => {

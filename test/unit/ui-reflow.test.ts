@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { reflow } from '../../src/ui/reflow.js';
+
+describe('reflow', () => {
+  it('joins the lines of a paragraph and wraps them at the width', () => {
+    expect(reflow('aaa bbb\nccc ddd eee', 11)).toBe('aaa bbb ccc\nddd eee');
+  });
+
+  it('keeps blank lines, indented lines and list items on their own lines', () => {
+    const text = 'one two\nthree:\n  GET /x?y=z\nfour\n\n- item a\n- item b\nfive';
+    expect(reflow(text, 80)).toBe('one two three:\n  GET /x?y=z\nfour\n\n- item a\n- item b five');
+  });
+
+  it('a word longer than the width gets its own line, never split', () => {
+    expect(reflow('see https://example.com/a/very/long/path for more', 20)).toBe('see\nhttps://example.com/a/very/long/path\nfor more');
+  });
+});
