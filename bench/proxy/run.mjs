@@ -25,6 +25,15 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
   console.error(`bench/proxy needs the project's Node 24 (this is ${process.version}): export PATH=$PWD/node_modules/.bin:$PATH`);
   process.exit(1);
 }
+// The bench's own tools come from Debian; without them it says so in one line, not a stack trace.
+{
+  const needs = { taskset: 'util-linux', nginx: 'nginx', wrk: 'wrk', haproxy: 'haproxy' };
+  const missing = Object.entries(needs).filter(([bin]) => spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0);
+  if (missing.length) {
+    console.error(`bench/proxy needs ${missing.map(([b]) => b).join(', ')}: install them with sudo apt-get install ${[...new Set(missing.map(([, pkg]) => pkg))].join(' ')}`);
+    process.exit(1);
+  }
+}
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
 const args = process.argv.slice(2);
@@ -87,6 +96,25 @@ function canConnect(port) {
       c.on('error', () => resolve(false));
     });
   });
+}
+
+/** The ports a meshctl process printed in its `ready` event. */
+function readyPorts(p) {
+  return JSON.parse(p.output().split('\n').find((l) => l.includes('"event":"ready"'))).ports;
+}
+
+/**
+ * A meshctl proxy's own memory figures (admin /stats, server.memory.* = process.memoryUsage()), in
+ * MB: with RSS alone a slow rise could be the JS heap (a leak) or memory outside it.
+ */
+async function proxyMemoryMB(admin) {
+  try {
+    const text = await (await globalThis.fetch(`http://127.0.0.1:${admin}/stats`)).text();
+    const get = (k) => Number(new RegExp(`^server\\.memory\\.${k}: (\\d+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    return { heapTotal: get('heapTotal'), heapUsed: get('heapUsed'), external: get('external') };
+  } catch {
+    return { heapTotal: NaN, heapUsed: NaN, external: NaN };
+  }
 }
 
 function rssMB(pid) {
@@ -210,7 +238,7 @@ function variants(nginxPort, mesh) {
     const port = await freePort();
     const p = start(process.execPath, [join(root, 'bin/meshctl'), 'proxy', '--config', mesh, '--workload', 'bench', '--outbound-port', String(port), '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1', ...extra], 1, '"event":"ready"');
     await p.ready(port);
-    return { ...p, port, host: 'upstream.local' };
+    return { ...p, port, host: 'upstream.local', admin: readyPorts(p).admin };
   };
   return {
     direct: async () => ({ pid: undefined, port: nginxPort, host: 'upstream.local', stop: async () => undefined }),
@@ -220,7 +248,7 @@ function variants(nginxPort, mesh) {
     'meshctl --discovery': async () => {
       const ctl = start(process.execPath, [join(root, 'bin/meshctl'), '--local', mesh, 'controller', '--discovery-port', '0', '--monitoring-port', '0', '--address', '127.0.0.1'], 0, '"event":"ready"');
       await ctl.ready();
-      const discovery = JSON.parse(ctl.output().split('\n').find((l) => l.includes('"event":"ready"'))).ports.discovery;
+      const discovery = readyPorts(ctl).discovery;
       const port = await freePort();
       const p = start(process.execPath, [join(root, 'bin/meshctl'), 'proxy', '--discovery', `http://127.0.0.1:${discovery}`, '--workload', 'bench', '--outbound-port', String(port), '--inbound-port', '0', '--admin-port', '0', '--stats-port', '0', '--health-port', '0', '--bind', '127.0.0.1'], 1, '"event":"ready"');
       try {
@@ -229,7 +257,7 @@ function variants(nginxPort, mesh) {
         await ctl.stop();
         throw err;
       }
-      return { ...p, port, host: 'upstream.local', stop: async () => Promise.all([p.stop(), ctl.stop()]) };
+      return { ...p, port, host: 'upstream.local', admin: readyPorts(p).admin, stop: async () => Promise.all([p.stop(), ctl.stop()]) };
     },
     'node-http-proxy': async () => {
       const port = await freePort();
@@ -311,12 +339,17 @@ async function main() {
         const w = spawn('taskset', ['-c', '0', 'wrk', '-t1', '-c50', `-d${LONG}s`, '-H', `Host: ${v.host}`, `http://127.0.0.1:${v.port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
         let out = '';
         w.stdout.on('data', (d) => (out += d));
-        const timer = setInterval(() => samples.push(rssMB(v.pid)), 10_000);
+        const heapAsked = [];
+        const timer = setInterval(() => {
+          samples.push(rssMB(v.pid));
+          if (v.admin) heapAsked.push(proxyMemoryMB(v.admin));
+        }, 10_000);
         await new Promise((r) => w.once('exit', r));
         clearInterval(timer);
+        const heap = await Promise.all(heapAsked);
         const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-        long = { seconds: LONG, variant: LONG_VARIANT, idle, after: rssMB(v.pid), rps, samples };
-        process.stderr.write(`long run ${LONG}s: ${rps.toFixed(0)} req/s, rss ${idle.toFixed(1)} -> ${samples.map((x) => x.toFixed(0)).join(', ')} -> ${long.after.toFixed(1)} MB\n`);
+        long = { seconds: LONG, variant: LONG_VARIANT, idle, after: rssMB(v.pid), rps, samples, heap };
+        process.stderr.write(`long run ${LONG}s: ${rps.toFixed(0)} req/s, rss ${idle.toFixed(1)} -> ${samples.map((x) => x.toFixed(0)).join(', ')} -> ${long.after.toFixed(1)} MB; JS heap committed ${heap.map((x) => x.heapTotal.toFixed(1)).join(', ')} MB\n`);
       } finally {
         await v.stop();
       }
@@ -325,6 +358,19 @@ async function main() {
   } finally {
     await nginx.stop();
   }
+}
+
+/** Change from the second minute (sample 7 of one every 10 s) to the last sample. */
+const moved = (xs) => xs[xs.length - 1] - (xs[6] ?? xs[0]);
+
+function heapLine(heap) {
+  if (!heap?.length) return '';
+  // first / lowest-highest / last: the whole series is in the run's stderr.
+  const one = (k) => {
+    const xs = heap.map((x) => x[k]).filter(Number.isFinite);
+    return xs.length ? `${xs[0].toFixed(1)} first, ${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)}, ${xs[xs.length - 1].toFixed(1)} last` : '-';
+  };
+  return ` From the proxy's admin /stats at the same times (MB): JS heap committed ${one('heapTotal')}; used ${one('heapUsed')}; external ${one('external')}.`;
 }
 
 function report(results, load, long, rateTool) {
@@ -345,22 +391,27 @@ function report(results, load, long, rateTool) {
   const lines = [
     `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${new Date().toISOString()}.`,
     `Load average at start: ${load.map((x) => x.toFixed(2)).join(' ')}${load[0] > 1 ? ' (shared machine: other jobs were running on both cores, so absolute figures are low and noisy; compare ratios)' : ''}.`,
-    `${ROUNDS} interleaved rounds x ${SECONDS} s per measurement, medians. wrk -t1 -c50 for max throughput; ${
-      rateTool === 'fortio'
-        ? `1,000 req/s = fortio ${FORTIO_VERSION} -qps 1000 -c 10 -uniform (requests evenly spaced, as Istio's benchmarks run it).`
-        : '~1,000 req/s = wrk -c10 with a 10 ms per-connection delay (bench/proxy/delay.lua: closed loop, the connections send in bursts of 10; fortio could not be built).'
-    }`,
-    '',
-    '| variant | max req/s | req/s in the 1k run | p50 µs @1k | p99 µs @1k | added p50 µs | added p99 µs | CPU % per 1k req/s | RSS idle MB | RSS after max load MB |',
-    '|---|---|---|---|---|---|---|---|---|---|',
-    ...rows,
-    '',
-    `Ratios: meshctl / node-http-proxy = ${ratio(mesh, m['node-http-proxy'])} (goal >= 2), meshctl / bare node = ${ratio(mesh, m['bare node http'])} (goal >= 0.45), meshctl metrics on / off = ${ratio(mesh, m['meshctl --no-metrics'])} (goal >= 0.90).`,
-    floor && mesh && d
-      ? `Added p50 at ~1k req/s: meshctl ${fmt((mesh.p50 - d.p50) * 1000)} µs; a bare Node TCP forwarder (no HTTP at all, the floor for a proxy on Node here) ${fmt((floor.p50 - d.p50) * 1000)} µs; meshctl above that floor: ${fmt((mesh.p50 - floor.p50) * 1000)} µs.`
-      : '',
+    // --rounds 0 runs only the long run: no empty table.
+    ...(ROUNDS > 0
+      ? [
+        `${ROUNDS} interleaved rounds x ${SECONDS} s per measurement, medians. wrk -t1 -c50 for max throughput; ${
+          rateTool === 'fortio'
+            ? `1,000 req/s = fortio ${FORTIO_VERSION} -qps 1000 -c 10 -uniform (requests evenly spaced, as Istio's benchmarks run it).`
+            : '~1,000 req/s = wrk -c10 with a 10 ms per-connection delay (bench/proxy/delay.lua: closed loop, the connections send in bursts of 10; fortio could not be built).'
+        }`,
+        '',
+        '| variant | max req/s | req/s in the 1k run | p50 µs @1k | p99 µs @1k | added p50 µs | added p99 µs | CPU % per 1k req/s | RSS idle MB | RSS after max load MB |',
+        '|---|---|---|---|---|---|---|---|---|---|',
+        ...rows,
+        '',
+        `Ratios: meshctl / node-http-proxy = ${ratio(mesh, m['node-http-proxy'])} (goal >= 2), meshctl / bare node = ${ratio(mesh, m['bare node http'])} (goal >= 0.45), meshctl metrics on / off = ${ratio(mesh, m['meshctl --no-metrics'])} (goal >= 0.90).`,
+        floor && mesh && d
+          ? `Added p50 at ~1k req/s: meshctl ${fmt((mesh.p50 - d.p50) * 1000)} µs; a bare Node TCP forwarder (no HTTP at all, the floor for a proxy on Node here) ${fmt((floor.p50 - d.p50) * 1000)} µs; meshctl above that floor: ${fmt((mesh.p50 - floor.p50) * 1000)} µs.`
+          : '',
+        ]
+      : []),
     long
-      ? `Long run: ${long.seconds} s at max load through ${long.variant}: ${long.rps.toFixed(0)} req/s, RSS ${long.idle.toFixed(1)} MB idle, every 10 s under load: ${long.samples.map((x) => x.toFixed(0)).join(', ')} MB, after: ${long.after.toFixed(1)} MB. ${long.seconds >= 600 ? `Soak: RSS from the second minute to the end moved ${(long.samples[long.samples.length - 1] - (long.samples[6] ?? long.samples[0])).toFixed(1)} MB (goal: no growth).` : 'No 10 min soak was run.'}`
+      ? `Long run: ${long.seconds} s at max load through ${long.variant}: ${long.rps.toFixed(0)} req/s, RSS ${long.idle.toFixed(1)} MB idle, every 10 s under load: ${long.samples.map((x) => x.toFixed(0)).join(', ')} MB, after: ${long.after.toFixed(1)} MB.${heapLine(long.heap)} ${long.seconds >= 600 ? `Soak: from the second minute to the end RSS moved ${moved(long.samples).toFixed(1)} MB${long.heap.length ? `, the committed JS heap ${moved(long.heap.map((x) => x.heapTotal)).toFixed(1)} MB, external memory ${moved(long.heap.map((x) => x.external)).toFixed(1)} MB` : ''} (goal: no growth).` : 'No 10 min soak was run.'}`
       : 'No long (60 s) run or 10 min soak in this run.',
   ];
   const text = lines.join('\n');
