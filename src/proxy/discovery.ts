@@ -64,17 +64,35 @@ export function streamUrl(address: string, key: DiscoveryKey): URL {
 
 /**
  * Splits a byte stream into lines; a partial line waits for the rest. Bounded: a peer that sends
- * a line longer than `max` bytes without a newline is cut off rather than buffered forever.
+ * a line longer than `max` characters without a newline is cut off rather than buffered forever.
+ * Only each new chunk is scanned, and a partial line is kept as pieces joined once at its newline:
+ * a snapshot line of a large mesh is megabytes long and arrives in 64 KB reads, and re-splitting
+ * the whole buffer on every read made that quadratic (a 5 MB line: ~80 flattens of up to 5 MB).
  */
 export class LineSplitter {
-  #buf = '';
+  #pieces: string[] = [];
+  #pending = 0;
   constructor(readonly max = 64 * 1024 * 1024) {}
   push(chunk: string): string[] {
-    this.#buf += chunk;
-    const parts = this.#buf.split('\n');
-    this.#buf = parts.pop() ?? '';
-    if (this.#buf.length > this.max) throw new Error(`discovery line longer than ${this.max} bytes`);
-    return parts.filter((l) => l.trim() !== '');
+    const lines: string[] = [];
+    let start = 0;
+    for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', start)) {
+      let line = chunk.slice(start, nl);
+      if (this.#pieces.length) {
+        this.#pieces.push(line);
+        line = this.#pieces.join('');
+        this.#pieces = [];
+        this.#pending = 0;
+      }
+      if (line.trim() !== '') lines.push(line);
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      this.#pieces.push(start === 0 ? chunk : chunk.slice(start));
+      this.#pending += chunk.length - start;
+      if (this.#pending > this.max) throw new Error(`discovery line longer than ${this.max} bytes`);
+    }
+    return lines;
   }
 }
 

@@ -21,6 +21,26 @@ describe('stream protocol pieces', () => {
     expect(s.push(':2}\n\n')).toEqual(['{"b":2}']);
     expect(() => new LineSplitter(4).push('123456')).toThrow(/longer than 4 bytes/);
   });
+  it('joins a long line from many reads, and several lines from one read', () => {
+    const s = new LineSplitter();
+    const long = JSON.stringify({ type: 'snapshot', pad: 'x'.repeat(300_000) });
+    const got: string[] = [];
+    // Cut into reads of 997 characters, so newlines fall anywhere in a read, including at its edges.
+    const stream = `${long}\n\n{"n":1}\n{"n":2}\n${long}\n`;
+    for (let i = 0; i < stream.length; i += 997) got.push(...s.push(stream.slice(i, i + 997)));
+    expect(got).toEqual([long, '{"n":1}', '{"n":2}', long]);
+    expect(s.push('')).toEqual([]);
+  });
+  it('counts a partial line across reads against the bound', () => {
+    const s = new LineSplitter(10);
+    expect(s.push('12345')).toEqual([]);
+    expect(s.push('67890')).toEqual([]);
+    expect(() => s.push('1')).toThrow(/longer than 10 bytes/);
+    // A newline resets the count.
+    const t = new LineSplitter(10);
+    expect(t.push('1234567890\n12345')).toEqual(['1234567890']);
+    expect(t.push('67890\n')).toEqual(['1234567890']);
+  });
   it('accepts snapshots and heartbeats, rejects anything else', () => {
     expect(parseLine(line('abc')).type).toBe('snapshot');
     expect(parseLine('{"type":"heartbeat","generation":3}')).toEqual({ type: 'heartbeat', generation: 3 });
