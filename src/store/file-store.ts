@@ -248,13 +248,33 @@ export class FileStore implements ConfigStore {
     let timer: NodeJS.Timeout | undefined;
     let again = false;
     const rescan = async (): Promise<void> => {
+      // Only the subscribers there when the scan starts: one that joins meanwhile has read a newer
+      // index of its own, and this older one would take its objects back a version.
+      const subs = [...dir.subscribers];
+      let index: Index;
       try {
-        const index = await this.#index();
-        if (stopped) return;
-        for (const s of dir.subscribers) s.onIndex(index);
+        index = await this.#index();
       } catch (err) {
         // A half-saved file is normal while someone edits: keep the last good state and say why.
-        if (!stopped) for (const s of dir.subscribers) s.onError(err);
+        if (!stopped) for (const s of subs) if (dir.subscribers.has(s)) tell(s, err);
+        return;
+      }
+      if (stopped) return;
+      for (const s of subs) {
+        if (!dir.subscribers.has(s)) continue;
+        // One watcher's failing callback is its own error; the others still get the change.
+        try {
+          s.onIndex(index);
+        } catch (err) {
+          tell(s, err);
+        }
+      }
+    };
+    const tell = (s: Subscriber, err: unknown): void => {
+      try {
+        s.onError(err);
+      } catch {
+        // An error handler that throws has nowhere left to report to; the watch goes on.
       }
     };
     const run = (): void => {
@@ -282,14 +302,12 @@ export class FileStore implements ConfigStore {
 
     let fsw: FSWatcher | undefined;
     try {
-      // Recursive: namespaces are sub-directories. An atomic write by another process shows up as
-      // a 'rename' of the target name, which is all we need to know to rescan.
-      fsw = fsWatch(this.#dir, { recursive: true }, (_event, filename) => {
-        // The lock file and temp files (dotfiles) come and go on every write; the rename that
-        // matters arrives under the target's own name.
-        if (filename && basename(filename.toString()).startsWith('.')) return;
-        schedule();
-      });
+      // Recursive: namespaces are sub-directories. Every event schedules a (debounced) rescan, dotfiles
+      // included: Node's recursive watcher on Linux names an atomic save (temp file renamed over the
+      // target) by the temp file's name only, once the target has been replaced before, so skipping
+      // the lock and temp files' events left every save after the first to the poll (2 s late). A
+      // rescan of unchanged files costs a stat each.
+      fsw = fsWatch(this.#dir, { recursive: true }, schedule);
       fsw.on('error', (err) => reportAll(new ClusterError(`watching ${this.#dir} failed: ${err.message}; falling back to polling`)));
     } catch (err) {
       reportAll(new ClusterError(`cannot watch ${this.#dir}: ${(err as Error).message}; falling back to polling every ${this.#opts.watchPollMs} ms`));

@@ -15,7 +15,7 @@ import { close, openExclusive, stat, uniqueToken, writeAll } from '../../src/sto
 // Spies over the real functions, so one test can make a single write or fsync fail.
 vi.mock('../../src/store/fs-async.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/store/fs-async.js')>();
-  return { ...real, fsync: vi.fn(real.fsync), writeAll: vi.fn(real.writeAll) };
+  return { ...real, fsync: vi.fn(real.fsync), writeAll: vi.fn(real.writeAll), readFile: vi.fn(real.readFile) };
 });
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -27,6 +27,58 @@ afterEach(async () => {
   vi.mocked(fsAsync.fsync).mockClear();
   vi.mocked(fsAsync.writeAll).mockClear();
   await rm(dir, { recursive: true, force: true });
+});
+
+describe('FileStore.watch and a rescan in flight', () => {
+  const vs = (host: string): string => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a, namespace: default}\nspec: {hosts: [${host}]}\n`;
+  // Atomic, as editors and meshctl save: one rename event, the temp file (a dotfile) ignored.
+  const save = async (host: string): Promise<void> => {
+    await writeFile(join(dir, '.a.yaml.tmp'), vs(host));
+    await promisify((await import('node:fs')).rename)(join(dir, '.a.yaml.tmp'), join(dir, 'a.yaml'));
+  };
+
+  it('a watch that starts while a rescan is reading is not handed that older index', async () => {
+    await save('v1');
+    const store = await FileStore.open(dir, { watchPollMs: 60_000 });
+    const host = (e: { type: string; resource: { spec?: unknown } }) => `${e.type} ${(e.resource.spec as { hosts: string[] }).hosts[0]}`;
+    const a: string[] = [];
+    const b: string[] = [];
+    const wa = await store.watch('VirtualService', undefined, (e) => a.push(host(e)));
+    // The rescan that reads v2 holds it until released, as a slow disk would.
+    let release = (): void => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let reading = (): void => undefined;
+    const started = new Promise<void>((r) => (reading = r));
+    vi.mocked(fsAsync.readFile).mockImplementationOnce((async (path: string) => {
+      const text = await readFile(path, 'utf8');
+      reading();
+      await gate;
+      return text;
+    }) as never);
+    try {
+      await save('v2');
+      await started;
+      await save('v3');
+      const wb = await store.watch('VirtualService', undefined, (e) => b.push(host(e)));
+      try {
+        expect(b).toEqual(['ADDED v3']);
+        release();
+        for (let i = 0; i < 300 && !a.includes('MODIFIED v2'); i++) await new Promise((r) => setTimeout(r, 10));
+        // The held scan reaches the watch that was there when it started...
+        expect(a).toEqual(['ADDED v1', 'MODIFIED v2']);
+        // ...and not B, which already has v3 (handed v2, it would have gone back a version).
+        // The save of v3 during the held scan brings a scan of its own: A catches up, B has nothing new.
+        for (let i = 0; i < 300 && !a.includes('MODIFIED v3'); i++) await new Promise((r) => setTimeout(r, 10));
+        expect(a).toEqual(['ADDED v1', 'MODIFIED v2', 'MODIFIED v3']);
+        expect(b).toEqual(['ADDED v3']);
+      } finally {
+        await wb.stop();
+      }
+    } finally {
+      release();
+      await wa.stop();
+    }
+  });
 });
 
 describe('fs-async', () => {
@@ -98,8 +150,9 @@ describe('cleanup when a write fails', () => {
     vi.mocked(fsAsync.writeAll).mockRejectedValueOnce(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
     const lock = join(dir, '.meshctl.lock');
     await expect(acquireLock(lock, { timeoutMs: 100 })).rejects.toThrow(new RegExp(`cannot create lock file ${lock}: ENOSPC`));
+    // The half-made lock is gone: the next writer does not wait for it to go stale.
+    expect(await readdir(dir)).toEqual([]);
     // The lock file records pid, host and a token on success.
-    await rm(lock, { force: true });
     const release = await acquireLock(lock, { timeoutMs: 1000 });
     expect(await readFile(lock, 'utf8')).toMatch(new RegExp(`^${process.pid} \\S+ ${process.pid}-[0-9a-z]+-[0-9a-z]{8}\\n$`));
     await release();

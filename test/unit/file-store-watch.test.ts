@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -100,6 +100,59 @@ describe('FileStore.watch', () => {
     }
     // Handles close on the next turn of the event loop.
     await until(() => fsWatchers() === before, fsWatchers);
+  });
+
+  it('sees every atomic save of the same file through fs.watch, not only the first', async () => {
+    // Temp file + rename over the target, as editors and meshctl itself save. Node's recursive
+    // watcher names the second and later such saves only by the temp file's name.
+    const save = async (host: string): Promise<void> => {
+      await writeFile(join(dir, '.a.yaml.tmp'), vs('a', 'default', host));
+      await rename(join(dir, '.a.yaml.tmp'), join(dir, 'a.yaml'));
+    };
+    await save('v1');
+    const store = await FileStore.open(dir, { watchPollMs: 60_000 });
+    const seen: string[] = [];
+    const w = await store.watch('VirtualService', undefined, (e) => seen.push(`${e.type} ${(e.resource.spec as { hosts: string[] }).hosts[0]}`));
+    try {
+      for (const v of ['v2', 'v3', 'v4']) {
+        await save(v);
+        await until(() => seen.includes(`MODIFIED ${v}`), () => seen);
+      }
+      expect(seen).toEqual(['ADDED v1', 'MODIFIED v2', 'MODIFIED v3', 'MODIFIED v4']);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it("one watch's failing callback is its own error: the other watches still get the change", async () => {
+    const store = await FileStore.open(dir, { watchPollMs: 60_000 });
+    const seen: string[] = [];
+    const errors: string[] = [];
+    const throwing = await store.watch(
+      'VirtualService',
+      undefined,
+      () => {
+        throw new Error('bug in a callback');
+      },
+      (e) => errors.push(`first: ${e.message}`),
+    );
+    const other = await store.watch(
+      'VirtualService',
+      undefined,
+      (e) => seen.push(`${e.type} ${e.resource.metadata.name}`),
+      (e) => errors.push(`second: ${e.message}`),
+    );
+    try {
+      await writeFile(join(dir, 'x.yaml'), vs('x', 'default', 'x'));
+      await until(() => seen.includes('ADDED x'), () => ({ seen, errors }));
+      await writeFile(join(dir, 'y.yaml'), vs('y', 'default', 'y'));
+      await until(() => seen.includes('ADDED y'), () => ({ seen, errors }));
+      expect(errors.length).toBeGreaterThan(0);
+      expect(errors.every((e) => e === 'first: bug in a callback')).toBe(true);
+    } finally {
+      await throwing.stop();
+      await other.stop();
+    }
   });
 
   it('filters by namespace, and close() stops every watch', async () => {
