@@ -35,9 +35,16 @@ export async function acquireLock(lockPath: string, opts: LockOptions = {}): Pro
     try {
       const fd = await openExclusive(lockPath);
       try {
-        await writeAll(fd, token);
-      } finally {
-        await close(fd);
+        try {
+          await writeAll(fd, token);
+        } finally {
+          await close(fd);
+        }
+      } catch (err) {
+        // The file is ours but names no owner (or one we cannot vouch for): left behind, it would
+        // block every writer until judged stale, or for good while this process lives.
+        await unlink(lockPath).catch(() => undefined);
+        throw err;
       }
       return async () => {
         await unlink(lockPath).catch(() => undefined);
