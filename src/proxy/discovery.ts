@@ -64,7 +64,8 @@ export function streamUrl(address: string, key: DiscoveryKey): URL {
 
 /**
  * Splits a byte stream into lines; a partial line waits for the rest. Bounded: a peer that sends
- * a line longer than `max` characters without a newline is cut off rather than buffered forever.
+ * a line longer than `max` characters (UTF-16 code units) without a newline is cut off rather than
+ * buffered forever.
  * Only each new chunk is scanned, and a partial line is kept as pieces joined once at its newline:
  * a snapshot line of a large mesh is megabytes long and arrives in 64 KB reads, and re-splitting
  * the whole buffer on every read made that quadratic (a 5 MB line: ~80 flattens of up to 5 MB).
@@ -90,7 +91,7 @@ export class LineSplitter {
     if (start < chunk.length) {
       this.#pieces.push(start === 0 ? chunk : chunk.slice(start));
       this.#pending += chunk.length - start;
-      if (this.#pending > this.max) throw new Error(`discovery line longer than ${this.max} bytes`);
+      if (this.#pending > this.max) throw new Error(`discovery line longer than ${this.max} characters`);
     }
     return lines;
   }
@@ -220,7 +221,8 @@ export class DiscoveryClient {
 
     /** Payload bytes of the body, in order, whatever the framing. */
     const onPayload = (data: Buffer) => {
-      if (data.length === 0 || done) return;
+      // Stopped from inside onSnapshot: the rest of this read (more chunks) is not delivered.
+      if (data.length === 0 || done || this.#stopped) return;
       const text = decoder.write(data);
       if (status !== 200) {
         errorBody = (errorBody + text).slice(0, 500);

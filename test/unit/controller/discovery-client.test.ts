@@ -19,7 +19,7 @@ describe('stream protocol pieces', () => {
     const s = new LineSplitter();
     expect(s.push('{"a":1}\n{"b"')).toEqual(['{"a":1}']);
     expect(s.push(':2}\n\n')).toEqual(['{"b":2}']);
-    expect(() => new LineSplitter(4).push('123456')).toThrow(/longer than 4 bytes/);
+    expect(() => new LineSplitter(4).push('123456')).toThrow(/longer than 4 characters/);
   });
   it('joins a long line from many reads, and several lines from one read', () => {
     const s = new LineSplitter();
@@ -35,7 +35,7 @@ describe('stream protocol pieces', () => {
     const s = new LineSplitter(10);
     expect(s.push('12345')).toEqual([]);
     expect(s.push('67890')).toEqual([]);
-    expect(() => s.push('1')).toThrow(/longer than 10 bytes/);
+    expect(() => s.push('1')).toThrow(/longer than 10 characters/);
     // A newline resets the count.
     const t = new LineSplitter(10);
     expect(t.push('1234567890\n12345')).toEqual(['1234567890']);
