@@ -354,6 +354,29 @@ describe('DiscoveryClient over raw HTTP/1.1', () => {
     expect(client!.state).toBe('stopped');
   });
 
+  it('stop() from inside onSnapshot: the rest of the same read is not delivered', async () => {
+    // Three snapshots in three chunks, all in one TCP write.
+    const { port } = await rawServer((c, n) => {
+      if (n === 1) void send(c.socket, Buffer.concat([Buffer.from(CHUNKED_200), chunk(line('s-1', 1)), chunk(line('s-2', 2)), chunk(line('s-3', 3))]));
+    });
+    const got: string[] = [];
+    client = new DiscoveryClient({
+      address: `http://127.0.0.1:${port}`,
+      key: { workload: 'w', namespace: 'n' },
+      onSnapshot: (m) => {
+        got.push(m.snapshot.version);
+        client!.stop();
+      },
+      log: () => undefined,
+      backoff: { initialMs: 10, maxMs: 20 },
+    });
+    client.start();
+    await until(() => got.length > 0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got).toEqual(['s-1']);
+    expect(client.state).toBe('stopped');
+  });
+
   it('loads no node:http: the sidecar bundle must not need it', () => {
     const src = readFileSync(new URL('../../../src/proxy/discovery.ts', import.meta.url), 'utf8');
     expect(src).not.toMatch(/from 'node:https?'/);
