@@ -3,7 +3,9 @@
  * where the reader's terminal does. commander wraps each line on its own, so a 110-character source
  * line in a 100-column help came out as a long line and a two-word orphan. This joins the lines of
  * each paragraph and wraps them at `width`. Blank lines, indented lines (examples, endpoint lists)
- * and list items keep their own lines; a line ending in ':' ends its paragraph.
+ * and list items keep their own lines. A line ending in ':' does not end its paragraph by itself:
+ * in our help texts such a colon falls mid-sentence ("...are judged:" + "an error rate above...");
+ * what follows a heading-like colon is indented anyway.
  */
 export function reflow(text: string, width: number): string {
   const out: string[] = [];
@@ -20,7 +22,6 @@ export function reflow(text: string, width: number): string {
     }
     if (/^([-*•]|\d+\.)\s/.test(line)) flush();
     para.push(line.trim());
-    if (line.trimEnd().endsWith(':')) flush();
   }
   flush();
   return out.join('\n');

@@ -11,6 +11,10 @@ describe('reflow', () => {
     expect(reflow(text, 80)).toBe('one two three:\n  GET /x?y=z\nfour\n\n- item a\n- item b five');
   });
 
+  it('a colon at the end of a source line does not break the sentence', () => {
+    expect(reflow('its metrics are judged:\nan error rate above the limit rolls back', 80)).toBe('its metrics are judged: an error rate above the limit rolls back');
+  });
+
   it('a word longer than the width gets its own line, never split', () => {
     expect(reflow('see https://example.com/a/very/long/path for more', 20)).toBe('see\nhttps://example.com/a/very/long/path\nfor more');
   });
