@@ -58,8 +58,8 @@ export const proxyCommand = defineCommand({
     { flags: '--otlp-endpoint <url>', description: 'turn tracing on: W3C traceparent/B3 propagated (a trace started when the request has none), spans posted to this OTLP/HTTP collector as JSON (http://host:4318 means /v1/traces)' },
     { flags: '--trace-sampling <percent>', description: 'percent of new traces sampled with --otlp-endpoint (a caller\'s sampling decision is kept)', default: '100' },
     { flags: '--drain-seconds <s>', description: 'grace period for requests in flight on SIGTERM', default: '5' },
-    { flags: '--header-timeout <s>', description: 'time a client has to send request headers', default: '10' },
-    { flags: '--idle-timeout <s>', description: 'kept-alive downstream connection idle timeout', default: '60' },
+    { flags: '--header-timeout <s>', description: 'time a client has to send request headers (0: no limit)', default: '10' },
+    { flags: '--idle-timeout <s>', description: 'kept-alive downstream connection idle timeout (0: never)', default: '60' },
   ],
   examples: [
     'meshctl proxy --config ./mesh --workload productpage-v1 -n default --app-port 9080',

@@ -128,9 +128,9 @@ export class MeshProxy implements ExchangeHost {
     };
     p.#outbound = new Http1Server(serverOpts, (req) => p.#onOutbound(req));
     p.#inbound = new Http1Server(serverOpts, (req) => p.#onInbound(req));
-    const admin = new Http1Server(serverOpts, (req) => p.#onAdmin(req));
-    const stats = new Http1Server(serverOpts, (req) => p.#onStats(req));
-    const health = new Http1Server(serverOpts, (req) => p.#onHealth(req));
+    const admin = new Http1Server(LOCAL_SERVER_OPTIONS, (req) => p.#onAdmin(req));
+    const stats = new Http1Server(LOCAL_SERVER_OPTIONS, (req) => p.#onStats(req));
+    const health = new Http1Server(LOCAL_SERVER_OPTIONS, (req) => p.#onHealth(req));
     p.#servers.push(admin, stats, health);
     try {
       p.ports.outbound = await p.#outbound.listen(opts.ports.outbound, opts.outboundAddress);
@@ -452,6 +452,9 @@ export class MeshProxy implements ExchangeHost {
   // ---- admin, stats, health ----
 
   #onAdmin(req: InRequest): void {
+    // Any local process can send any request target; one URL cannot parse ("https://[") is a 400,
+    // not an exception that takes the sidecar down.
+    if (!URL.canParse(req.url, 'http://admin')) return answer(req, 400, 'admin: the request target is not a URL path\n');
     const url = new URL(req.url, 'http://admin');
     const gen = this.#gen;
     const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => answer(req, status, body, type);
@@ -544,8 +547,20 @@ export class MeshProxy implements ExchangeHost {
   }
 }
 
-/** A whole local answer (admin, stats, health): the request body, if any, is not read. */
+/**
+ * The admin, stats and health listeners' own timeouts: probes and scrapers are local and quick,
+ * and `--header-timeout`/`--idle-timeout` are about the app's traffic (before these listeners left
+ * node:http they did not apply to them either).
+ */
+const LOCAL_SERVER_OPTIONS = { headersTimeoutMs: 10_000, idleTimeoutMs: 60_000, streamIdleTimeoutMs: 300_000 };
+
+/**
+ * A whole local answer (admin, stats, health), after the request body, if any, has been read and
+ * dropped: answered first, the client's body bytes would meet a closed connection and the reset
+ * would lose the answer (POST /drain with a body did drain, and the caller saw a failure).
+ */
 function answer(req: InRequest, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+  if (!req.bodyDone) return req.readBody(noop, () => answer(req, status, body, type));
   const bytes = Buffer.from(body);
   req.writeHead(status, ['content-type', type, 'content-length', String(bytes.length)], 'raw');
   req.end(bytes);
@@ -621,3 +636,5 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   }
   return undefined;
 }
+
+function noop(): void {}

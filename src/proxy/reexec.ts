@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PROXY_SETTINGS_ENV, type ProxyLaunch } from './runtime-launch.js';
 
@@ -46,9 +46,19 @@ function runtimeFile(launch: ProxyLaunch): string | undefined {
   const name = 'discovery' in launch ? 'proxy-discovery.cjs' : 'proxy-config.cjs';
   for (const rel of [`./${name}`, `../${name}`]) {
     const file = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(file)) return file;
+    if (readable(file)) return file;
   }
   return undefined;
+}
+
+/** Readable, not only present: a bundle Node cannot read would fail after the exec, with Node's own error. */
+function readable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -17,9 +17,9 @@ import { sweepClock, type Sweepable } from './sweeper.js';
  */
 
 export interface Http1ServerOptions {
-  /** Time a client has to send a complete request head (from the connection or its first byte). */
+  /** Time a client has to send a complete request head (from the connection or its first byte); 0: no limit. */
   headersTimeoutMs: number;
-  /** A kept-alive connection with no request in progress is closed after this. */
+  /** A kept-alive connection with no request in progress is closed after this; 0: never (as Envoy's idle_timeout). */
   idleTimeoutMs: number;
   /** A request with nothing moving either way for this long is cut (Envoy's stream idle timeout). */
   streamIdleTimeoutMs: number;
@@ -55,7 +55,9 @@ export class Http1Server implements Sweepable {
     this.server = createServer({ noDelay: true }, (socket) => {
       this.conns.add(new ServerConn(this, socket));
     });
-    sweepClock.add(this, opts.headersTimeoutMs / 10);
+    // Ticks at a tenth of the shortest limit set (0 is none), so a limit fires within ~10 % of it.
+    const limits = [opts.headersTimeoutMs, opts.idleTimeoutMs].filter((ms) => ms > 0);
+    sweepClock.add(this, limits.length ? Math.min(...limits) / 10 : 1000);
   }
 
   listen(port: number, host: string): Promise<number> {
@@ -82,13 +84,18 @@ export class Http1Server implements Sweepable {
       const age = now - c.t;
       switch (c.state) {
         case NEW:
-          if (age > o.headersTimeoutMs) c.destroy();
+          if (o.headersTimeoutMs > 0 && age > o.headersTimeoutMs) c.destroy();
           break;
         case HEAD:
-          if (age > o.headersTimeoutMs) c.reject(408, `request headers not received within ${o.headersTimeoutMs / 1000} s`);
+          if (o.headersTimeoutMs > 0 && age > o.headersTimeoutMs) c.reject(408, `request headers not received within ${o.headersTimeoutMs / 1000} s`);
           break;
         case IDLE:
-          if (age > o.idleTimeoutMs) c.destroy();
+          // A finished response may still be leaving (a large body to a slow reader): the idle
+          // clock runs once the socket has sent it all ('drain' restarts it); until then only a
+          // stall as long as the stream idle timeout cuts the connection.
+          if (c.socket.writableLength > 0) {
+            if (age > o.streamIdleTimeoutMs) c.destroy();
+          } else if (o.idleTimeoutMs > 0 && age > o.idleTimeoutMs) c.destroy();
           break;
         case ACTIVE:
           if (age > o.streamIdleTimeoutMs) c.destroy();
@@ -114,6 +121,7 @@ export class ServerConn {
   ) {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => {
+      this.t = sweepClock.now;
       const req = this.req;
       if (req?.onDrain) req.onDrain(req);
     });

@@ -168,6 +168,43 @@ describe('Http1Server: timeouts', () => {
     await until(() => server.conns.size === 0, 1000, 'the server to forget the connection');
   });
 
+  it('0 means no limit: a connection quiet past several sweeps is still served, and kept after', async () => {
+    const { server, port } = await serve((req) => reply(req, 'ok'), { headersTimeoutMs: 0, idleTimeoutMs: 0 });
+    const c = await open(port);
+    await sleep(300); // six sweeps
+    await c.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect((await c.response()).status).toBe(200);
+    await sleep(300);
+    expect(server.conns.size).toBe(1);
+  });
+
+  it('idle timeout starts once a large response has left: a slow reader still gets all of it', { timeout: 20_000 }, async () => {
+    const body = Buffer.alloc(48 * 1024 * 1024, 0x61); // well past what loopback socket buffers hold
+    const { port } = await serve(
+      (req) => {
+        req.writeHead(200, ['content-length', String(body.length)], 'raw');
+        req.end(body);
+      },
+      { headersTimeoutMs: 500, idleTimeoutMs: 100 },
+    );
+    const sock = connect(port, '127.0.0.1');
+    cleanup.push(() => sock.destroy());
+    await new Promise((r) => sock.once('connect', r));
+    sock.pause();
+    let received = 0;
+    let closed = false;
+    sock.on('data', (d: Buffer) => (received += d.length));
+    sock.on('close', () => (closed = true));
+    sock.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    // The response is complete on the server's side at once; the client reads nothing for 5 idle timeouts.
+    await sleep(500);
+    sock.resume();
+    await until(() => received >= body.length || closed, 10_000, 'the body or a close');
+    expect(received).toBeGreaterThanOrEqual(body.length);
+    // Then the idle timeout applies as usual.
+    await until(() => closed, 3000, 'the idle close');
+  });
+
   it('stream idle timeout: a request with nothing moving is cut and the handler hears onClose', async () => {
     let closedReq = false;
     const { port } = await serve(

@@ -145,6 +145,25 @@ describe('outbound routing', () => {
   });
 });
 
+describe('admin listener robustness', () => {
+  it('a request target that is not a URL gets 400 and the proxy stays up; POST /drain with its body sent at once still gets its answer', async () => {
+    const q = await startProxy([]);
+    try {
+      const bad = await raw(q.ports.admin, 'GET https://[ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+      expect(bad).toMatch(/^HTTP\/1.1 400 Bad Request\r\n/);
+      expect((await admin(q, '/ready')).status).toBe(200);
+      // A client that does not wait for 100-continue: 3 MB of body right behind the head. Answered
+      // before the body was read, the rest of it met a closed socket and the reset lost the 200.
+      const body = 'x'.repeat(3_000_000);
+      const res = await raw(q.ports.admin, `POST /drain HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      expect(res).toMatch(/^HTTP\/1.1 200 OK\r\n[\s\S]*\r\n\r\nOK\n$/);
+      expect(q.draining).toBe(true);
+    } finally {
+      await q.shutdown(100);
+    }
+  });
+});
+
 /** Raw HTTP on a socket: for inputs a well-behaved client cannot send. */
 function raw(port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
