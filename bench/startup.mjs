@@ -1,13 +1,19 @@
 // Start-up cost of the CLI against bare Node, measured in the same run, interleaved, as medians.
 // Goal (issue 2): `meshctl --help` and `meshctl version` at most 2x `node -e 0`.
-// Usage: node bench/startup.mjs [rounds]   (builds nothing: run `npm run build` first)
+// Usage: node bench/startup.mjs [[--rounds] N]   (builds nothing: run `npm run build` first)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const rounds = Number(process.argv[2] ?? 15);
+// `node bench/startup.mjs 31` or `--rounds 31`, as bench/proxy/run.mjs takes it.
+const roundsArg = process.argv[2] === '--rounds' ? process.argv[3] : process.argv[2];
+const rounds = Number(roundsArg ?? 15);
+if (!Number.isInteger(rounds) || rounds < 1) {
+  console.error(`bench/startup.mjs: ${roundsArg} is not a number of rounds (e.g. node bench/startup.mjs 21)`);
+  process.exit(2);
+}
 const bin = fileURLToPath(new URL('../bin/meshctl', import.meta.url));
 // A home with no kubeconfig: `version` then has no cluster to ask, as on a laptop without one.
 const env = { ...process.env, HOME: mkdtempSync(join(tmpdir(), 'meshctl-bench-')), KUBECONFIG: '', NODE_COMPILE_CACHE: join(tmpdir(), 'meshctl-bench-cc') };
