@@ -388,28 +388,30 @@ function report(results, load, long, rateTool) {
   const mesh = m['meshctl proxy'];
   const floor = m['node tcp forward (floor)'];
   const ratio = (a, b) => (a && b ? (a.rps / b.rps).toFixed(2) : '-');
+  // --rounds 0 runs only the long run: no empty table.
+  const roundsSection =
+    ROUNDS > 0
+      ? [
+          `${ROUNDS} interleaved rounds x ${SECONDS} s per measurement, medians. wrk -t1 -c50 for max throughput; ${
+            rateTool === 'fortio'
+              ? `1,000 req/s = fortio ${FORTIO_VERSION} -qps 1000 -c 10 -uniform (requests evenly spaced, as Istio's benchmarks run it).`
+              : '~1,000 req/s = wrk -c10 with a 10 ms per-connection delay (bench/proxy/delay.lua: closed loop, the connections send in bursts of 10; fortio could not be built).'
+          }`,
+          '',
+          '| variant | max req/s | req/s in the 1k run | p50 µs @1k | p99 µs @1k | added p50 µs | added p99 µs | CPU % per 1k req/s | RSS idle MB | RSS after max load MB |',
+          '|---|---|---|---|---|---|---|---|---|---|',
+          ...rows,
+          '',
+          `Ratios: meshctl / node-http-proxy = ${ratio(mesh, m['node-http-proxy'])} (goal >= 2), meshctl / bare node = ${ratio(mesh, m['bare node http'])} (goal >= 0.45), meshctl metrics on / off = ${ratio(mesh, m['meshctl --no-metrics'])} (goal >= 0.90).`,
+          floor && mesh && d
+            ? `Added p50 at ~1k req/s: meshctl ${fmt((mesh.p50 - d.p50) * 1000)} µs; a bare Node TCP forwarder (no HTTP at all, the floor for a proxy on Node here) ${fmt((floor.p50 - d.p50) * 1000)} µs; meshctl above that floor: ${fmt((mesh.p50 - floor.p50) * 1000)} µs.`
+            : '',
+        ]
+      : [];
   const lines = [
     `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${new Date().toISOString()}.`,
     `Load average at start: ${load.map((x) => x.toFixed(2)).join(' ')}${load[0] > 1 ? ' (shared machine: other jobs were running on both cores, so absolute figures are low and noisy; compare ratios)' : ''}.`,
-    // --rounds 0 runs only the long run: no empty table.
-    ...(ROUNDS > 0
-      ? [
-        `${ROUNDS} interleaved rounds x ${SECONDS} s per measurement, medians. wrk -t1 -c50 for max throughput; ${
-          rateTool === 'fortio'
-            ? `1,000 req/s = fortio ${FORTIO_VERSION} -qps 1000 -c 10 -uniform (requests evenly spaced, as Istio's benchmarks run it).`
-            : '~1,000 req/s = wrk -c10 with a 10 ms per-connection delay (bench/proxy/delay.lua: closed loop, the connections send in bursts of 10; fortio could not be built).'
-        }`,
-        '',
-        '| variant | max req/s | req/s in the 1k run | p50 µs @1k | p99 µs @1k | added p50 µs | added p99 µs | CPU % per 1k req/s | RSS idle MB | RSS after max load MB |',
-        '|---|---|---|---|---|---|---|---|---|---|',
-        ...rows,
-        '',
-        `Ratios: meshctl / node-http-proxy = ${ratio(mesh, m['node-http-proxy'])} (goal >= 2), meshctl / bare node = ${ratio(mesh, m['bare node http'])} (goal >= 0.45), meshctl metrics on / off = ${ratio(mesh, m['meshctl --no-metrics'])} (goal >= 0.90).`,
-        floor && mesh && d
-          ? `Added p50 at ~1k req/s: meshctl ${fmt((mesh.p50 - d.p50) * 1000)} µs; a bare Node TCP forwarder (no HTTP at all, the floor for a proxy on Node here) ${fmt((floor.p50 - d.p50) * 1000)} µs; meshctl above that floor: ${fmt((mesh.p50 - floor.p50) * 1000)} µs.`
-          : '',
-        ]
-      : []),
+    ...roundsSection,
     long
       ? `Long run: ${long.seconds} s at max load through ${long.variant}: ${long.rps.toFixed(0)} req/s, RSS ${long.idle.toFixed(1)} MB idle, every 10 s under load: ${long.samples.map((x) => x.toFixed(0)).join(', ')} MB, after: ${long.after.toFixed(1)} MB.${heapLine(long.heap)} ${long.seconds >= 600 ? `Soak: from the second minute to the end RSS moved ${moved(long.samples).toFixed(1)} MB${long.heap.length ? `, the committed JS heap ${moved(long.heap.map((x) => x.heapTotal)).toFixed(1)} MB, external memory ${moved(long.heap.map((x) => x.external)).toFixed(1)} MB` : ''} (goal: no growth).` : 'No 10 min soak was run.'}`
       : 'No long (60 s) run or 10 min soak in this run.',

@@ -3,7 +3,7 @@ import { compileSnapshot } from '../core/compile/compile.js';
 import { nextFaultExpiry } from '../core/traffic/fault-expiry.js';
 import type { Cluster, Snapshot } from '../core/compile/snapshot.js';
 import { applyOps, composeRoute, Exchange, isHopByHopRaw, MAX_REPLAY_BODY, newRequestId, type ExchangeHost, type Stage } from './exchange.js';
-import { Http1Server, type InRequest } from './http1/server.js';
+import { Http1Server, noop, type InRequest } from './http1/server.js';
 import { canonicalOf, decodePeer, encodePeer, Metrics, PEER_HEADER, UNKNOWN_PEER, type DestinationStats } from './metrics.js';
 import { compileRoute, RouteTable, type CompiledRoute } from './router.js';
 import { Tracer } from './tracing.js';
@@ -636,5 +636,3 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   }
   return undefined;
 }
-
-function noop(): void {}

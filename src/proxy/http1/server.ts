@@ -497,4 +497,5 @@ export class InRequest {
   }
 }
 
-function noop(): void {}
+/** Does nothing: a listener or body reader that must exist but has nothing to do. */
+export function noop(): void {}
