@@ -65,13 +65,21 @@ const runtime = (entry, outfile) =>
     define,
     metafile: true,
   });
-const [, config, discovery] = await Promise.all([cli, runtime('src/proxy/runtime-config.ts', 'dist/proxy-config.cjs'), runtime('src/proxy/runtime-discovery.ts', 'dist/proxy-discovery.cjs')]);
+const [, config, discovery, compile] = await Promise.all([
+  cli,
+  runtime('src/proxy/runtime-config.ts', 'dist/proxy-config.cjs'),
+  runtime('src/proxy/runtime-discovery.ts', 'dist/proxy-discovery.cjs'),
+  // `--config DIR`'s compile step, run as a short-lived child of the proxy (src/proxy/config-source.ts).
+  runtime('src/proxy/runtime-compile.ts', 'dist/proxy-compile.cjs'),
+]);
 // The CLI's packages have no business in a sidecar: one stray import would put them in every pod.
+// Neither proxy bundle parses YAML: the compile bundle does, in its own short-lived process.
 const cliOnly = /node_modules\/(chalk|commander|ink|react|@kubernetes|ajv|@bufbuild|@peculiar|diff|js-yaml)\//;
 const fileOnly = /node_modules\/yaml\/|src\/store\//;
 for (const [file, { metafile }, banned] of [
-  ['dist/proxy-config.cjs', config, cliOnly],
+  ['dist/proxy-config.cjs', config, new RegExp(`${cliOnly.source}|${fileOnly.source}`)],
   ['dist/proxy-discovery.cjs', discovery, new RegExp(`${cliOnly.source}|${fileOnly.source}`)],
+  ['dist/proxy-compile.cjs', compile, cliOnly],
 ]) {
   const strays = Object.keys(metafile.inputs).filter((f) => banned.test(f));
   if (strays.length) throw new Error(`${file} bundles modules it must not carry: ${strays.slice(0, 5).join(', ')}`);

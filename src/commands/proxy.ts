@@ -114,7 +114,7 @@ export const proxyCommand = defineCommand({
     const { resolve } = await import('node:path');
     const source = { dir: resolve(ctx.cwd, dir as string) };
     execProxyRuntime(ctx.env, { ...settings, ...source, verbose });
-    const { runProxy } = await import('../proxy/run.js');
-    await runProxy(ctx, { ...source, ...settings });
+    const [{ runProxy }, { compileDir }] = await Promise.all([import('../proxy/run.js'), import('../proxy/config-compile.js')]);
+    await runProxy(ctx, { ...source, ...settings, compile: (req) => compileDir(req) });
   },
 });

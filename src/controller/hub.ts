@@ -2,6 +2,7 @@ import type { Resource } from '../api/resource.js';
 import { compileSnapshot } from '../core/compile/compile.js';
 import type { Snapshot } from '../core/compile/snapshot.js';
 import { nextFaultExpiry } from '../core/traffic/fault-expiry.js';
+import { fingerprintOf } from '../proxy/snapshot-feed.js';
 
 /**
  * The controller's index of mesh objects and its per-proxy snapshots. Proxies that share a
@@ -166,35 +167,43 @@ export class SnapshotHub {
 
   #compile(e: Entry): void {
     const started = process.hrtime.bigint();
-    const resources = [...this.#objects.values()];
-    const now = this.#now();
-    const snapshot = this.#compileAt(e.key, resources, now);
-    const upcoming: { at: string; snapshot: Snapshot }[] = [];
-    const vss = resources.filter((r) => r.kind === 'VirtualService');
-    let t = nextFaultExpiry(vss, now);
-    while (t && upcoming.length < MAX_UPCOMING) {
-      upcoming.push({ at: t.toISOString(), snapshot: this.#compileAt(e.key, resources, t) });
-      t = nextFaultExpiry(vss, t);
-    }
+    const { snapshot, upcoming } = compileForProxy(e.key, [...this.#objects.values()], this.#now());
     const message: StreamMessage = { type: 'snapshot', generation: this.#generation, snapshot, upcoming };
     e.line = JSON.stringify(message) + '\n';
-    e.fingerprint = [snapshot.version, ...upcoming.map((u) => `${u.at}=${u.snapshot.version}`)].join(' ');
+    e.fingerprint = fingerprintOf(message);
     e.generation = this.#generation;
     const secs = Number(process.hrtime.bigint() - started) / 1e9;
     this.#compiles++;
     this.#lastCompileSeconds = secs;
     this.#compileSecondsSum += secs;
   }
+}
 
-  #compileAt(key: ProxyKey, resources: Resource[], now: Date): Snapshot {
-    // Listener addresses, telemetry flags and the traffic-policy override are the proxy's own
-    // facts: it fills them in locally (src/proxy/discovery.ts), so they are left at defaults here.
-    return compileSnapshot(resources, {
-      now,
-      workload: key.workload,
-      namespace: key.namespace,
-      ...(key.labels ? { labels: key.labels } : {}),
-      ...(key.appPort ? { inbound: { address: '0.0.0.0', port: 15006, appPort: key.appPort } } : {}),
-    });
+/**
+ * A proxy's snapshot at `now` and after each coming fault expiry (up to MAX_UPCOMING). Shared by
+ * the controller's streams and `meshctl proxy --config`'s compile step (src/proxy/config-compile.ts),
+ * so both modes hand the proxy the same thing.
+ */
+export function compileForProxy(key: ProxyKey, resources: Resource[], now: Date): { snapshot: Snapshot; upcoming: { at: string; snapshot: Snapshot }[] } {
+  const snapshot = compileAt(key, resources, now);
+  const upcoming: { at: string; snapshot: Snapshot }[] = [];
+  const vss = resources.filter((r) => r.kind === 'VirtualService');
+  let t = nextFaultExpiry(vss, now);
+  while (t && upcoming.length < MAX_UPCOMING) {
+    upcoming.push({ at: t.toISOString(), snapshot: compileAt(key, resources, t) });
+    t = nextFaultExpiry(vss, t);
   }
+  return { snapshot, upcoming };
+}
+
+function compileAt(key: ProxyKey, resources: Resource[], now: Date): Snapshot {
+  // Listener addresses, telemetry flags and the traffic-policy override are the proxy's own
+  // facts: it fills them in locally (src/proxy/snapshot-feed.ts), so they are left at defaults here.
+  return compileSnapshot(resources, {
+    now,
+    workload: key.workload,
+    namespace: key.namespace,
+    ...(key.labels ? { labels: key.labels } : {}),
+    ...(key.appPort ? { inbound: { address: '0.0.0.0', port: 15006, appPort: key.appPort } } : {}),
+  });
 }

@@ -1,12 +1,12 @@
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import type { Snapshot } from '../core/compile/snapshot.js';
 import { byCodeUnit } from '../core/compare.js';
 import { ChunkedScanner } from './http1/chunked.js';
 import { framingOf, HeadError, MAX_HEAD_BYTES, parseResponseHead, type BodyFraming, type ResponseHead } from './http1/head.js';
 import { MeshProxy } from './proxy.js';
-import type { ProxyContext, RunProxyOptions } from './run.js';
+import type { ProxyContext, ProxyRunOptions } from './run.js';
 import { serveUntilStopped } from './serve.js';
+import { SnapshotFeed, type CompiledConfig } from './snapshot-feed.js';
 
 /**
  * The proxy's side of the controller's discovery stream (src/controller/run.ts): GET
@@ -22,11 +22,9 @@ export interface DiscoveryKey {
   appPort?: number | undefined;
 }
 
-export interface SnapshotMessage {
+export interface SnapshotMessage extends CompiledConfig {
   type: 'snapshot';
   generation: number;
-  snapshot: Snapshot;
-  upcoming: { at: string; snapshot: Snapshot }[];
 }
 
 export type DiscoveryState = 'connecting' | 'connected' | 'disconnected' | 'stopped';
@@ -343,29 +341,12 @@ export class DiscoveryClient {
   }
 }
 
-export interface RunDiscoveryProxyOptions extends Omit<RunProxyOptions, 'dir'> {
+export interface RunDiscoveryProxyOptions extends ProxyRunOptions {
   /** http://host:port of `meshctl controller`'s discovery port. */
   discovery: string;
   /** The stream counts as dead after this long without a line (default 45 s). */
   discoveryIdleMs?: number;
   discoveryBackoff?: { initialMs: number; maxMs: number };
-}
-
-/**
- * The controller compiles for (workload, namespace, labels, app port); the listener addresses,
- * telemetry switches and a --outbound-traffic-policy override are this process's own facts and
- * are filled in here. The version stays the controller's, so both ends name the same config.
- */
-export function localize(s: Snapshot, proxy: { ports: { outbound: number; inbound: number } }, o: Omit<RunDiscoveryProxyOptions, 'discovery'>): Snapshot {
-  return {
-    ...s,
-    listeners: {
-      outbound: { address: o.outboundAddress, port: proxy.ports.outbound },
-      inbound: { address: o.bindAddress, port: proxy.ports.inbound, ...(o.appPort ? { appPort: o.appPort } : {}) },
-    },
-    telemetry: { metrics: o.metrics, accessLog: o.accessLog },
-    outboundTrafficPolicy: o.outboundTrafficPolicy ?? s.outboundTrafficPolicy,
-  };
 }
 
 /**
@@ -377,32 +358,10 @@ export function localize(s: Snapshot, proxy: { ports: { outbound: number; inboun
  */
 export async function runDiscoveryProxy(ctx: ProxyContext, opts: RunDiscoveryProxyOptions): Promise<void> {
   const log = (line: string) => void ctx.io.stdout.write(line + '\n');
-  let proxy: MeshProxy | undefined;
+  let feed: SnapshotFeed | undefined;
   let latest: SnapshotMessage | undefined;
-  let expiryTimers: NodeJS.Timeout[] = [];
   let first: () => void = () => undefined;
   const firstSnapshot = new Promise<void>((resolve) => (first = resolve));
-
-  const apply = (s: Snapshot, reason: string) => {
-    if (!proxy) return;
-    try {
-      if (proxy.applySnapshot(localize(s, proxy, opts))) log(JSON.stringify({ event: 'reload', version: s.version, source: reason }));
-    } catch (err) {
-      log(JSON.stringify({ level: 'error', msg: `snapshot ${s.version} not applied, keeping version ${proxy.snapshot?.version}: ${(err as Error).message}` }));
-    }
-  };
-  const schedule = (m: SnapshotMessage) => {
-    for (const t of expiryTimers) clearTimeout(t);
-    expiryTimers = [];
-    const now = Date.now();
-    for (const u of m.upcoming) {
-      const ms = new Date(u.at).getTime() - now;
-      if (!Number.isFinite(ms)) continue;
-      const t = setTimeout(() => apply(u.snapshot, 'fault-expiry'), Math.min(Math.max(0, ms) + 1, 2 ** 31 - 1));
-      t.unref();
-      expiryTimers.push(t);
-    }
-  };
 
   const client = new DiscoveryClient({
     address: opts.discovery,
@@ -412,9 +371,8 @@ export async function runDiscoveryProxy(ctx: ProxyContext, opts: RunDiscoveryPro
     ...(opts.discoveryBackoff ? { backoff: opts.discoveryBackoff } : {}),
     onSnapshot: (m) => {
       latest = m;
-      if (!proxy) return first();
-      apply(m.snapshot, 'discovery');
-      schedule(m);
+      if (!feed) return first();
+      feed.push(m, 'discovery');
     },
   });
   client.start();
@@ -434,10 +392,10 @@ export async function runDiscoveryProxy(ctx: ProxyContext, opts: RunDiscoveryPro
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     if (stopped || !latest) return;
-    proxy = await MeshProxy.start({ ...opts, log }, []);
+    const proxy = await MeshProxy.start({ ...opts, log }, []);
     // Synchronous after start: no request can arrive between the empty start-up config and this one.
-    apply(latest.snapshot, 'discovery');
-    schedule(latest);
+    feed = new SnapshotFeed(proxy, opts, log);
+    feed.push(latest, 'discovery');
     proxy.extraStats = () => client.stats();
     log(JSON.stringify({ event: 'ready', version: proxy.snapshot?.version, ports: proxy.ports, workload: opts.workload, namespace: opts.namespace, discovery: client.url.origin }));
     opts.onReady?.(proxy);
@@ -446,6 +404,6 @@ export async function runDiscoveryProxy(ctx: ProxyContext, opts: RunDiscoveryPro
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     client.stop();
-    for (const t of expiryTimers) clearTimeout(t);
+    feed?.stop();
   }
 }

@@ -1,17 +1,16 @@
-import type { Resource } from '../api/resource.js';
 import type { IO } from '../context.js';
-import { COMPILE_KINDS } from '../core/compile/compile.js';
-import type { Watcher } from '../store/config-store.js';
+import { ConfigDirSource, type DirCompiler } from './config-source.js';
 import { MeshProxy, type ProxyOptions } from './proxy.js';
 import { serveUntilStopped } from './serve.js';
+import { SnapshotFeed } from './snapshot-feed.js';
 
 /** What the proxy takes from a command Context: only stdout, so the proxy runtime bundles (src/proxy/runtime-main.ts) need no CLI context. */
 export interface ProxyContext {
   io: Pick<IO, 'stdout'>;
 }
 
-export interface RunProxyOptions extends Omit<ProxyOptions, 'log'> {
-  dir: string;
+/** Settings shared by both config sources (--config DIR, --discovery ADDR). */
+export interface ProxyRunOptions extends Omit<ProxyOptions, 'log'> {
   drainMs: number;
   /** Resolves to stop the proxy (tests); the command itself stops on SIGTERM/SIGINT. */
   stop?: Promise<void>;
@@ -19,52 +18,48 @@ export interface RunProxyOptions extends Omit<ProxyOptions, 'log'> {
   onReady?: (proxy: MeshProxy) => void;
 }
 
+export interface RunProxyOptions extends ProxyRunOptions {
+  dir: string;
+  /**
+   * The compile step: a child process in the runtime bundle (src/proxy/runtime-config.ts), the
+   * in-process compileDir in the CLI fallback. Never imported here, so the proxy runtime carries
+   * neither the YAML parser nor the file store.
+   */
+  compile: DirCompiler;
+  /** Change detection (tests): see ConfigDirSourceOptions. */
+  pollMs?: number;
+  watch?: boolean;
+}
+
 /**
- * `meshctl proxy --config DIR`: loads the directory through the FileStore, watches every kind the
- * compiler reads, and recompiles (debounced) on change. A broken edit keeps the last good snapshot.
+ * `meshctl proxy --config DIR`: compiles the directory (a config error stops the start), serves
+ * it, and recompiles on change (src/proxy/config-source.ts). A broken edit keeps the last good
+ * config, as a controller that cannot compile keeps a sidecar's.
  */
 export async function runProxy(ctx: ProxyContext, opts: RunProxyOptions): Promise<void> {
-  // Loaded here, not at the top: --discovery (which imports this file for serveUntilStopped) then
-  // never evaluates the file store and its YAML parser (idle RSS 55.8 -> 51.9 MB in that mode).
-  const { FileStore } = await import('../store/file-store.js');
-  const store = await FileStore.open(opts.dir);
-  const objects = new Map<string, Resource>();
-  const key = (r: Resource) => `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
   const log = (line: string) => void ctx.io.stdout.write(line + '\n');
-  let proxy: MeshProxy | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const reload = () => {
-    timer = undefined;
-    if (!proxy) return;
-    try {
-      if (proxy.update([...objects.values()])) log(JSON.stringify({ event: 'reload', version: proxy.snapshot?.version }));
-    } catch (err) {
-      log(JSON.stringify({ level: 'error', msg: `config not applied, keeping version ${proxy.snapshot?.version}: ${(err as Error).message}` }));
-    }
-  };
-  const watchers: Watcher[] = [];
-  for (const kind of COMPILE_KINDS) {
-    watchers.push(
-      await store.watch(
-        kind,
-        undefined,
-        (e) => {
-          if (e.type === 'DELETED') objects.delete(key(e.resource));
-          else objects.set(key(e.resource), e.resource);
-          if (proxy && !timer) timer = setTimeout(reload, 30);
-        },
-        (err) => log(JSON.stringify({ level: 'warn', msg: err.message })),
-      ),
-    );
-  }
+  const source = new ConfigDirSource({
+    dir: opts.dir,
+    key: { workload: opts.workload, namespace: opts.namespace, labels: opts.labels, appPort: opts.appPort },
+    compile: opts.compile,
+    log,
+    ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+    ...(opts.watch !== undefined ? { watch: opts.watch } : {}),
+  });
+  let feed: SnapshotFeed | undefined;
   try {
-    proxy = await MeshProxy.start({ ...opts, log }, [...objects.values()]);
+    const first = await source.first();
+    const proxy = await MeshProxy.start({ ...opts, log }, []);
+    // Synchronous after start: no request can arrive between the empty start-up config and this one.
+    feed = new SnapshotFeed(proxy, opts, log, () => source.refresh());
+    feed.push(first, 'config');
+    proxy.extraStats = () => source.stats();
+    source.follow((c) => feed?.push(c, 'config'));
     log(JSON.stringify({ event: 'ready', version: proxy.snapshot?.version, ports: proxy.ports, workload: opts.workload, namespace: opts.namespace }));
     opts.onReady?.(proxy);
     await serveUntilStopped(proxy, opts, log);
   } finally {
-    if (timer) clearTimeout(timer);
-    await Promise.allSettled(watchers.map((w) => w.stop()));
-    await store.close();
+    source.stop();
+    feed?.stop();
   }
 }

@@ -581,8 +581,12 @@ function compareStr(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** `*.yaml` and `*.yml` under `dir`, sorted, skipping dotfiles and dot-directories (the lock, temp files, .git). */
-async function listYamlFiles(dir: string): Promise<string[]> {
+/**
+ * `*.yaml` and `*.yml` under `dir`, sorted, skipping dotfiles and dot-directories (the lock, temp
+ * files, .git). `dirs`, when given, receives every directory walked (`meshctl proxy --config`
+ * watches exactly those, src/proxy/config-source.ts).
+ */
+export async function listYamlFiles(dir: string, dirs?: string[]): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string): Promise<void> => {
     let entries;
@@ -593,6 +597,7 @@ async function listYamlFiles(dir: string): Promise<string[]> {
       if (isErrno(err, 'ENOENT')) throw new ClusterError(`local mesh directory ${dir} no longer exists`, 'create it with `meshctl install --local DIR`, or pass an existing directory', err);
       throw err;
     }
+    dirs?.push(d);
     for (const ent of entries) {
       if (ent.name.startsWith('.')) continue;
       const p = join(d, ent.name);

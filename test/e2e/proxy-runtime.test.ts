@@ -53,7 +53,11 @@ function moduleListPreload(): { env: Record<string, string>; loaded: () => strin
   return { env: { NODE_OPTIONS: `--require ${preload}` }, loaded: () => readFileSync(file, 'utf8').split('\n') };
 }
 
-/** Built-in modules a sidecar has no use for: node:http is not its HTTP stack, crypto and fs/promises are the CLI's. */
+/**
+ * Built-in modules a sidecar has no use for: node:http is not its HTTP stack, crypto and fs/promises
+ * are the CLI's. (The YAML parser and the file store are kept out of both runtime bundles by
+ * scripts/build.mjs, which fails the build if either is bundled.)
+ */
 const UNNEEDED = ['NativeModule http', 'NativeModule _http_server', 'NativeModule crypto', 'NativeModule fs/promises', 'NativeModule tls'];
 
 it.runIf(process.platform === 'linux')('--config DIR runs from dist/proxy-config.cjs in the same PID, keeps the original args in argv, serves and drains', async () => {
@@ -70,6 +74,9 @@ it.runIf(process.platform === 'linux')('--config DIR runs from dist/proxy-config
   expect(argv.slice(script + 1).join(' ')).toMatch(/meshctl proxy --config /);
 
   expect((await get(ready.ports.outbound, 'reviews.local', '/r')).body).toBe('v1 /r');
+  // The directory was compiled by dist/proxy-compile.cjs in a child process, which has exited.
+  const pid = proxy.child.pid!;
+  expect(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim()).toBe('');
 
   const exited = exitOf(proxy);
   proxy.child.kill('SIGTERM');
