@@ -287,6 +287,33 @@ describe('clusters from ServiceEntry + WorkloadEntry (no Kubernetes)', () => {
     expect(s.proxy.labels).toEqual({ app: 'api', version: 'v1' }); // identity from the WorkloadEntry
     expect(new RouteTable(s).resolveHost('API.local:80')).toBeDefined();
   });
+
+  it('a workloadSelector selects only its own namespace, needs every label, and an empty one selects the whole namespace (in name order, whatever the input order)', () => {
+    const entry = (name: string, ns: string, labels: Record<string, string>): Resource => ({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'ServiceEntry',
+      metadata: { name, namespace: ns },
+      spec: { hosts: [`${name}.local`], ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], resolution: 'STATIC', workloadSelector: { labels } },
+    });
+    const we = (name: string, ns: string, labels: Record<string, string>, address: string): Resource => ({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name, namespace: ns }, spec: { address, labels } });
+    const s = compileSnapshot(
+      [
+        entry('pair', 'a', { app: 'x', tier: 'web' }),
+        entry('any', 'a', {}),
+        entry('other-ns', 'b', { app: 'x' }),
+        we('w3', 'a', { app: 'x', tier: 'web' }, '10.0.0.3'),
+        we('w1', 'a', { app: 'x' }, '10.0.0.1'),
+        we('w2', 'b', { app: 'x', tier: 'web' }, '10.0.0.2'),
+        we('w4', 'a', { tier: 'web', app: 'x', extra: 'y' }, '10.0.0.4'),
+        { apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: 'no-spec', namespace: 'a' } },
+      ],
+      { workload: 'client', namespace: 'a' },
+    );
+    const endpoints = (host: string) => s.clusters.find((c) => c.name === `outbound|80||${host}`)!.endpoints.map((e) => e.workload);
+    expect(endpoints('pair.local')).toEqual(['w3', 'w4']);
+    expect(endpoints('any.local')).toEqual(['w1', 'w3', 'w4']);
+    expect(endpoints('other-ns.local')).toEqual(['w2']);
+  });
 });
 
 describe('clusters from EndpointSlices', () => {
