@@ -74,6 +74,8 @@ export class FileStore implements ConfigStore {
   readonly #cache = new Map<string, CachedFile>();
   readonly #watchers = new Set<Watcher>();
   #dirWatch: DirWatch | undefined;
+  /** The directories the last index walked (the root and its namespace directories): what the watch watches. */
+  #dirs: readonly string[] = [];
   #parses = 0;
   /** Serialises this process's own writers before they contend for the lock file. */
   #lockChain: Promise<unknown> = Promise.resolve();
@@ -229,9 +231,9 @@ export class FileStore implements ConfigStore {
   }
 
   /**
-   * One directory watch for all of this store's watches (a proxy watches eight kinds): one
-   * recursive fs.watch, one poll, one index per change, handed to every subscriber. Eight of each
-   * kept an idle `meshctl proxy --config` rescanning four times a second and its RSS creeping up.
+   * One directory watch for all of this store's watches (the controller watches eight kinds): one
+   * fs.watch per directory the index walked, one poll, one index per change, handed to every
+   * subscriber. Eight of each kept an idle watcher rescanning four times a second and its RSS creeping up.
    */
   #startDirWatch(reportFirst: (err: unknown) => void): DirWatch {
     const dir: DirWatch = {
@@ -241,7 +243,8 @@ export class FileStore implements ConfigStore {
         stopped = true;
         clearTimeout(timer);
         clearInterval(poll);
-        fsw?.close();
+        for (const w of watches.values()) w.close();
+        watches.clear();
       },
     };
     let stopped = false;
@@ -256,9 +259,11 @@ export class FileStore implements ConfigStore {
         index = await this.#index();
       } catch (err) {
         // A half-saved file is normal while someone edits: keep the last good state and say why.
+        watchDirs();
         if (!stopped) for (const s of subs) if (dir.subscribers.has(s)) tell(s, err);
         return;
       }
+      watchDirs();
       if (stopped) return;
       for (const s of subs) {
         if (!dir.subscribers.has(s)) continue;
@@ -300,18 +305,42 @@ export class FileStore implements ConfigStore {
       for (const s of dir.subscribers) s.onError(err);
     };
 
-    let fsw: FSWatcher | undefined;
-    try {
-      // Recursive: namespaces are sub-directories. Every event schedules a (debounced) rescan, dotfiles
-      // included: Node's recursive watcher on Linux names an atomic save (temp file renamed over the
-      // target) by the temp file's name only, once the target has been replaced before, so skipping
-      // the lock and temp files' events left every save after the first to the poll (2 s late). A
-      // rescan of unchanged files costs a stat each.
-      fsw = fsWatch(this.#dir, { recursive: true }, schedule);
-      fsw.on('error', (err) => reportAll(new ClusterError(`watching ${this.#dir} failed: ${err.message}; falling back to polling`)));
-    } catch (err) {
-      reportAll(new ClusterError(`cannot watch ${this.#dir}: ${(err as Error).message}; falling back to polling every ${this.#opts.watchPollMs} ms`));
-    }
+    // One plain (inotify) watch per directory, not one recursive watch: Node's recursive watcher on
+    // Linux is JavaScript that watches each file it has seen, and after an atomic save (a temp file
+    // renamed over the target) it reported nothing more for that file, so every later save waited
+    // for the poll (2 s; measured with `controller --local`). A directory's own watch sees every
+    // entry in it change. Every event schedules a (debounced) rescan, whatever its name; a rescan of
+    // unchanged files costs a stat each, and it re-aims the watches at the directories it walked.
+    const watches = new Map<string, FSWatcher>();
+    let warned = false;
+    const watchDirs = (): void => {
+      if (stopped) return;
+      const want = new Set([this.#dir, ...this.#dirs]);
+      for (const [d, w] of watches) {
+        if (want.has(d)) continue;
+        w.close();
+        watches.delete(d);
+      }
+      for (const d of want) {
+        if (watches.has(d)) continue;
+        try {
+          const w = fsWatch(d, schedule);
+          w.on('error', (err) => {
+            w.close();
+            if (watches.get(d) === w) watches.delete(d);
+            if (d === this.#dir) reportAll(new ClusterError(`watching ${this.#dir} failed: ${err.message}; falling back to polling`));
+            schedule();
+          });
+          watches.set(d, w);
+        } catch (err) {
+          // A directory removed since it was walked needs no watch; the root that cannot be watched is said once.
+          if (d !== this.#dir || warned) continue;
+          warned = true;
+          reportAll(new ClusterError(`cannot watch ${this.#dir}: ${(err as Error).message}; falling back to polling every ${this.#opts.watchPollMs} ms`));
+        }
+      }
+    };
+    watchDirs();
     // fs.watch can drop events (inotify queue overflow, new sub-directories racing the watcher), so a
     // slow poll backs it up; with the stat cache a rescan of an unchanged directory parses nothing.
     const poll = setInterval(run, this.#opts.watchPollMs);
@@ -407,7 +436,9 @@ export class FileStore implements ConfigStore {
 
   /** Every object in the directory by kind/namespace/name, from cached parses where files are unchanged. */
   async #index(): Promise<Index> {
-    const files = await listYamlFiles(this.#dir);
+    const dirs: string[] = [];
+    const files = await listYamlFiles(this.#dir, dirs);
+    this.#dirs = dirs;
     const index: Index = new Map();
     const seen = new Set<string>();
     // At most 32 files open at once: a big directory must not exhaust file descriptors.

@@ -1,3 +1,4 @@
+import { renameSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,6 +120,29 @@ describe('FileStore.watch', () => {
         await until(() => seen.includes(`MODIFIED ${v}`), () => seen);
       }
       expect(seen).toEqual(['ADDED v1', 'MODIFIED v2', 'MODIFIED v3', 'MODIFIED v4']);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('sees atomic saves made after the watch started, at the top and in a namespace directory', async () => {
+    // The sequence `meshctl controller --local` met: watch first, then saves through one temp name,
+    // written and renamed synchronously (as a script or a fast editor does). Node's recursive
+    // watcher reported the first save only; the later ones waited for the poll (2 s).
+    await mkdir(join(dir, 'shop'));
+    await writeFile(join(dir, 'a.yaml'), vs('a', 'default', 'v0'));
+    await writeFile(join(dir, 'shop', 'b.yaml'), vs('b', 'shop', 'v0'));
+    const store = await FileStore.open(dir, { watchPollMs: 60_000 });
+    const seen: string[] = [];
+    const w = await store.watch('VirtualService', undefined, (e) => seen.push(`${e.type} ${e.resource.metadata.name} ${(e.resource.spec as { hosts: string[] }).hosts[0]}`));
+    try {
+      for (const v of ['v1', 'v2', 'v3']) {
+        for (const [sub, name, ns] of [['', 'a', 'default'], ['shop', 'b', 'shop']] as const) {
+          writeFileSync(join(dir, sub, '.t'), vs(name, ns, v));
+          renameSync(join(dir, sub, '.t'), join(dir, sub, `${name}.yaml`));
+          await until(() => seen.includes(`MODIFIED ${name} ${v}`), () => seen);
+        }
+      }
     } finally {
       await w.stop();
     }
