@@ -138,6 +138,7 @@ export class ConfigDirSource {
   #running: AbortController | undefined;
   #again = false;
   #stopped = false;
+  #warned = false;
   /** fingerprintOf the last config handed out. */
   #known: string | undefined;
   /** Compiles run and failed, for admin /stats. */
@@ -148,21 +149,26 @@ export class ConfigDirSource {
     this.#o = { debounceMs: 30, pollMs: 2000, watch: true, ...opts };
   }
 
-  /** The first compile; throws its error (the proxy does not start without a config). */
+  /** The first compile; throws its error (the proxy does not start without a config). Watches start with follow(). */
   async first(): Promise<CompiledConfig> {
     const r = await this.#compile();
-    this.#adopt(r.sources);
+    this.#sources = r.sources;
     if ('error' in r) throw r.error;
     if (!('config' in r)) throw new Error('the config compiler answered "unchanged" to the first compile');
     this.#known = fingerprintOf(r.config);
     return r.config;
   }
 
-  /** Starts watching; `onConfig` gets each new compiled config. */
+  /**
+   * Starts watching; `onConfig` gets each new compiled config. Changes made since the first compile
+   * read its sources (while the proxy was binding its ports, say) are caught by comparing stamps now.
+   */
   follow(onConfig: (c: CompiledConfig) => void): void {
     this.#onConfig = onConfig;
+    this.#adopt(this.#sources);
     this.#poll = setInterval(() => void this.#checkStamps(), this.#o.pollMs);
     this.#poll.unref();
+    void this.#checkStamps();
   }
 
   /** Asks for a compile (debounced), as a change would: a fault expiry past the precompiled ones. */
@@ -228,7 +234,7 @@ export class ConfigDirSource {
   /** Takes the stamps of a compile as the state to compare against, and watches the directories it read. */
   #adopt(sources: SourceStamp[]): void {
     this.#sources = sources;
-    if (!this.#o.watch || this.#stopped) return;
+    if (!this.#o.watch || this.#stopped || !this.#onConfig) return;
     const dirs = new Set(sources.filter((s) => s.dir).map((s) => s.path));
     for (const [d, w] of this.#watchers) {
       if (dirs.has(d)) continue;
@@ -248,8 +254,13 @@ export class ConfigDirSource {
           this.refresh();
         });
         this.#watchers.set(d, w);
-      } catch {
-        // A directory removed since the compile read it, or out of watches: left to the poll.
+      } catch (err) {
+        // A directory removed since the compile read it needs no watch; out of watches, the poll
+        // still sees changes, 2 s late: said once, for the root.
+        if (d === this.#o.dir && !this.#warned) {
+          this.#warned = true;
+          this.#o.log(JSON.stringify({ level: 'warn', msg: `cannot watch ${d}: ${(err as Error).message}; checking it every ${this.#o.pollMs / 1000} s instead` }));
+        }
       }
     }
   }

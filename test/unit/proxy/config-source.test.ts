@@ -87,6 +87,17 @@ describe('ConfigDirSource', () => {
     expect(s.log).toEqual([]);
   });
 
+  it('an edit made between the first compile and follow() (the proxy binding its ports) is not lost', async () => {
+    save(join(dir, 'a.yaml'), service('a'));
+    const s = open();
+    const first = await s.source.first();
+    save(join(dir, 'a.yaml'), service('a', 'default', '7s'));
+    await new Promise((r) => setTimeout(r, 100));
+    s.follow();
+    await until('the edit', () => s.configs.length === 1);
+    expect(s.configs[0]!.snapshot.version).not.toBe(first.snapshot.version);
+  });
+
   it('a save that changes nothing compiles but hands nothing out', async () => {
     save(join(dir, 'a.yaml'), service('a'));
     const s = open();
