@@ -3,7 +3,7 @@ import { compileForProxy } from '../controller/hub.js';
 import { COMPILE_KINDS } from '../core/compile/compile.js';
 import { FileStore, listYamlFiles } from '../store/file-store.js';
 import { fingerprintOf } from './snapshot-feed.js';
-import { stampPath, type DirCompileRequest, type DirCompileResult, type SourceStamp } from './config-source.js';
+import { stampSource, type DirCompileRequest, type DirCompileResult, type SourceStamp } from './config-source.js';
 
 /**
  * The compile step of `meshctl proxy --config DIR`: the directory through the FileStore (the same
@@ -43,5 +43,5 @@ async function scanSources(dir: string): Promise<SourceStamp[]> {
   }
   if (!dirs.includes(dir)) dirs.unshift(dir);
   const paths = [...dirs.map((path) => ({ path, dir: true })), ...files.map((path) => ({ path, dir: false }))];
-  return Promise.all(paths.map(async (p) => ({ ...p, stamp: await stampPath(p.path) })));
+  return Promise.all(paths.map(async (p) => ({ ...p, stamp: await stampSource(p) })));
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { stat, watch, type FSWatcher } from 'node:fs';
+import { readdir, stat, watch, type FSWatcher } from 'node:fs';
 import type { ProxyKey } from '../controller/hub.js';
 import { MeshctlError, type ExitCode } from '../core/errors.js';
 import { fingerprintOf, type CompiledConfig } from './snapshot-feed.js';
@@ -40,10 +40,24 @@ export type DirCompileResult = { sources: SourceStamp[] } & ({ config: CompiledC
 
 export type DirCompiler = (req: DirCompileRequest, signal: AbortSignal) => Promise<DirCompileResult>;
 
-/** inode, size and mtime (ns): an atomic save (rename over) changes the inode, an in-place write the size or mtime. */
-export function stampPath(path: string): Promise<string> {
+/**
+ * What a source looked like when read. A YAML file: inode, size and mtime (ns), so an atomic save
+ * (rename over) changes the inode and an in-place write the size or mtime; through a symlink (a
+ * ConfigMap volume's ..data swap) the target's. A directory: the names in it the file store would
+ * read (YAML files and sub-directories, no dotfiles), so an editor's swap file, a lock or a temp file
+ * coming and going is not a change, and does not cost a compile.
+ */
+export function stampSource(s: { path: string; dir: boolean }): Promise<string> {
   return new Promise((resolve) => {
-    stat(path, { bigint: true }, (err, st) => resolve(err ? `error:${err.code ?? err.message}` : `${st.ino}:${st.size}:${st.mtimeNs}`));
+    if (s.dir) {
+      readdir(s.path, { withFileTypes: true }, (err, entries) => {
+        if (err) return resolve(`error:${err.code ?? err.message}`);
+        const names = entries.filter((e) => !e.name.startsWith('.') && (e.isDirectory() || /\.ya?ml$/i.test(e.name))).map((e) => e.name);
+        resolve(names.sort().join('/'));
+      });
+      return;
+    }
+    stat(s.path, { bigint: true }, (err, st) => resolve(err ? `error:${err.code ?? err.message}` : `${st.ino}:${st.size}:${st.mtimeNs}`));
   });
 }
 
@@ -112,7 +126,7 @@ export interface ConfigDirSourceOptions {
   compile: DirCompiler;
   /** JSON log lines (warnings, compile errors). */
   log: (line: string) => void;
-  /** A change is compiled this long after its first event, so a burst of saves makes one compile. Default 30 ms. */
+  /** A change is checked this long after its first event, so the events of one save make one check. Default 30 ms. */
   debounceMs?: number;
   /** Stamps are re-read this often, for changes a directory watch misses (network file systems, a failed watch). Default 2 s. */
   pollMs?: number;
@@ -121,22 +135,25 @@ export interface ConfigDirSourceOptions {
 }
 
 /**
- * Runs the compile step at start and again whenever a source it read changes: a directory watch
- * per directory read (an event of any name counts, as the file store's watch), backed by a poll
- * of the stamps. One compile at a time; changes during one make one more after it. A failed
- * compile keeps the config the proxy has, and the sources it read are still watched, so the fix
- * is picked up.
+ * Runs the compile step at start and again whenever a source it read changes. A directory watch
+ * per directory read, and a poll every pollMs, make it compare the stamps of those sources (any
+ * event name counts: a ConfigMap volume swaps a dot-named link); only a difference costs a compile,
+ * so files the store does not read (an editor's swap file, a log written beside the YAML) cost a
+ * listing, not a process. One step at a time; changes during a compile make one more check after
+ * it. A failed compile keeps the config the proxy has, and the sources it read are still watched,
+ * so the fix is picked up.
  */
 export class ConfigDirSource {
   readonly #o: Required<ConfigDirSourceOptions>;
   #sources: SourceStamp[] = [];
   readonly #watchers = new Map<string, FSWatcher>();
   #onConfig: ((c: CompiledConfig) => void) | undefined;
+  /** What the next step is: compare stamps (a watch event, the poll) or compile regardless (refresh). */
+  #wanted: 'none' | 'check' | 'compile' = 'none';
+  #busy = false;
   #timer: NodeJS.Timeout | undefined;
   #poll: NodeJS.Timeout | undefined;
-  #polling = false;
   #running: AbortController | undefined;
-  #again = false;
   #stopped = false;
   #warned = false;
   /** fingerprintOf the last config handed out. */
@@ -166,19 +183,14 @@ export class ConfigDirSource {
   follow(onConfig: (c: CompiledConfig) => void): void {
     this.#onConfig = onConfig;
     this.#adopt(this.#sources);
-    this.#poll = setInterval(() => void this.#checkStamps(), this.#o.pollMs);
+    this.#poll = setInterval(() => this.#request('check'), this.#o.pollMs);
     this.#poll.unref();
-    void this.#checkStamps();
+    this.#request('check');
   }
 
-  /** Asks for a compile (debounced), as a change would: a fault expiry past the precompiled ones. */
+  /** Asks for a compile whatever the stamps say: a fault expiry past the precompiled ones. */
   refresh(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#timer ??= setTimeout(() => void this.#run(), this.#o.debounceMs);
+    this.#request('compile');
   }
 
   stats(): string[] {
@@ -192,6 +204,40 @@ export class ConfigDirSource {
     this.#running?.abort();
     for (const w of this.#watchers.values()) w.close();
     this.#watchers.clear();
+  }
+
+  /**
+   * One step at a time: a request while one runs is taken up right after it (a burst of saves
+   * during a compile makes one more check, not one compile each); an idle source waits debounceMs
+   * first, so the several events of one save make one step.
+   */
+  #request(kind: 'check' | 'compile'): void {
+    if (this.#stopped) return;
+    if (kind === 'compile' || this.#wanted === 'none') this.#wanted = kind;
+    if (this.#busy) return;
+    this.#timer ??= setTimeout(() => void this.#drain(), this.#o.debounceMs);
+  }
+
+  async #drain(): Promise<void> {
+    this.#timer = undefined;
+    this.#busy = true;
+    try {
+      while (this.#wanted !== 'none' && !this.#stopped) {
+        const want = this.#wanted;
+        this.#wanted = 'none';
+        if (want === 'check' && !(await this.#changed())) continue;
+        await this.#run();
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Whether a source differs from its stamp in the last compile: a stat per file, a listing per directory. */
+  async #changed(): Promise<boolean> {
+    const sources = this.#sources;
+    const now = await Promise.all(sources.map((s) => stampSource(s)));
+    return now.some((st, i) => st !== sources[i]!.stamp);
   }
 
   async #compile(): Promise<DirCompileResult> {
@@ -211,8 +257,6 @@ export class ConfigDirSource {
   }
 
   async #run(): Promise<void> {
-    this.#timer = undefined;
-    if (this.#stopped) return;
     try {
       const r = await this.#compile();
       if (this.#stopped) return;
@@ -223,11 +267,6 @@ export class ConfigDirSource {
       this.#onConfig?.(r.config);
     } catch (err) {
       if (!this.#stopped) this.#o.log(JSON.stringify({ level: 'error', msg: `config not applied, keeping version ${this.#known?.split(' ')[0]}: ${(err as Error).message}` }));
-    } finally {
-      if (this.#again && !this.#stopped) {
-        this.#again = false;
-        this.refresh();
-      }
     }
   }
 
@@ -246,12 +285,12 @@ export class ConfigDirSource {
       try {
         // Not recursive: Node's recursive watch on Linux walks and stats in JS and costs the
         // proxy ~2 MB of idle RSS; the compile already names every directory it read.
-        const w = watch(d, { persistent: false }, () => this.refresh());
+        const w = watch(d, { persistent: false }, () => this.#request('check'));
         w.on('error', () => {
           // Gone or unwatchable: the poll still sees it, and the next compile re-adds it.
           w.close();
           if (this.#watchers.get(d) === w) this.#watchers.delete(d);
-          this.refresh();
+          this.#request('check');
         });
         this.#watchers.set(d, w);
       } catch (err) {
@@ -262,18 +301,6 @@ export class ConfigDirSource {
           this.#o.log(JSON.stringify({ level: 'warn', msg: `cannot watch ${d}: ${(err as Error).message}; checking it every ${this.#o.pollMs / 1000} s instead` }));
         }
       }
-    }
-  }
-
-  async #checkStamps(): Promise<void> {
-    if (this.#polling || this.#running || this.#timer || this.#stopped) return;
-    this.#polling = true;
-    try {
-      const sources = this.#sources;
-      const now = await Promise.all(sources.map((s) => stampPath(s.path)));
-      if (sources === this.#sources && now.some((st, i) => st !== sources[i]!.stamp)) this.refresh();
-    } finally {
-      this.#polling = false;
     }
   }
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { ConfigDirSource, type DirCompiler } from '../../../src/proxy/config-sou
 import type { MeshProxy } from '../../../src/proxy/proxy.js';
 import { runProxy } from '../../../src/proxy/run.js';
 import type { CompiledConfig } from '../../../src/proxy/snapshot-feed.js';
-import { upstream } from './harness.js';
+import { TEST_PROXY_OPTIONS, upstream } from './harness.js';
 
 /**
  * `meshctl proxy --config DIR`'s change detection and compile step, in-process (the child-process
@@ -96,6 +96,39 @@ describe('ConfigDirSource', () => {
     s.follow();
     await until('the edit', () => s.configs.length === 1);
     expect(s.configs[0]!.snapshot.version).not.toBe(first.snapshot.version);
+  });
+
+  it('files the store does not read come and go without a compile', async () => {
+    save(join(dir, 'a.yaml'), service('a'));
+    const s = open();
+    await s.source.first();
+    s.follow();
+    writeFileSync(join(dir, '.a.yaml.swp'), 'x');
+    writeFileSync(join(dir, 'notes.txt'), 'x');
+    writeFileSync(join(dir, 'notes.txt'), 'xy');
+    rmSync(join(dir, '.a.yaml.swp'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(s.source.compiles).toBe(1);
+    writeFileSync(join(dir, 'b.yml'), service('b'));
+    await until('the new YAML file', () => s.configs.length === 1);
+    expect(s.source.compiles).toBe(2);
+  });
+
+  it('follows a ConfigMap volume: YAML symlinks through a ..data link that is swapped', async () => {
+    mkdirSync(join(dir, '..v1'));
+    writeFileSync(join(dir, '..v1', 'mesh.yaml'), service('a'));
+    symlinkSync('..v1', join(dir, '..data'));
+    symlinkSync('..data/mesh.yaml', join(dir, 'mesh.yaml'));
+    const s = open();
+    const first = await s.source.first();
+    expect(hosts(first)).toContain('a.local');
+    s.follow();
+    // What the kubelet does: write the new version aside, point a temp link at it, rename it over ..data.
+    mkdirSync(join(dir, '..v2'));
+    writeFileSync(join(dir, '..v2', 'mesh.yaml'), service('b'));
+    symlinkSync('..v2', join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    await until('the swapped config', () => s.configs.some((c) => hosts(c).includes('b.local')));
   });
 
   it('a save that changes nothing compiles but hands nothing out', async () => {
@@ -240,16 +273,8 @@ spec:
       {
         dir,
         compile: (req) => compileDir(req),
-        workload: 'client',
-        namespace: 'default',
-        labels: { app: 'client' },
-        ports: { outbound: 0, inbound: 0, admin: 0, stats: 0, health: 0 },
-        outboundAddress: '127.0.0.1',
-        bindAddress: '127.0.0.1',
+        ...TEST_PROXY_OPTIONS,
         metrics: false,
-        accessLog: false,
-        headersTimeoutMs: 5000,
-        idleTimeoutMs: 5000,
         drainMs: 100,
         stop: new Promise<void>((r) => (stop = r)),
         onReady: (p) => (proxy = p),

@@ -58,24 +58,22 @@ export const dr = (name: string, spec: Record<string, unknown>): Resource => ({ 
 
 export const logs: string[] = [];
 
+/** A test proxy's settings: workload `client` in `default`, every port picked free, on 127.0.0.1. */
+export const TEST_PROXY_OPTIONS: Omit<ProxyOptions, 'log'> = {
+  workload: 'client',
+  namespace: 'default',
+  labels: { app: 'client' },
+  ports: { outbound: 0, inbound: 0, admin: 0, stats: 0, health: 0 },
+  outboundAddress: '127.0.0.1',
+  bindAddress: '127.0.0.1',
+  metrics: true,
+  accessLog: false,
+  headersTimeoutMs: 5000,
+  idleTimeoutMs: 5000,
+};
+
 export async function startProxy(resources: Resource[], extra: Partial<ProxyOptions> = {}): Promise<MeshProxy> {
-  return MeshProxy.start(
-    {
-      workload: 'client',
-      namespace: 'default',
-      labels: { app: 'client' },
-      ports: { outbound: 0, inbound: 0, admin: 0, stats: 0, health: 0 },
-      outboundAddress: '127.0.0.1',
-      bindAddress: '127.0.0.1',
-      metrics: true,
-      accessLog: false,
-      headersTimeoutMs: 5000,
-      idleTimeoutMs: 5000,
-      log: (l) => void logs.push(l),
-      ...extra,
-    },
-    resources,
-  );
+  return MeshProxy.start({ ...TEST_PROXY_OPTIONS, log: (l) => void logs.push(l), ...extra }, resources);
 }
 
 export interface Reply {
