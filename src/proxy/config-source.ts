@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readdir, stat, watch, type FSWatcher } from 'node:fs';
+import { basename } from 'node:path';
 import type { ProxyKey } from '../controller/hub.js';
 import { MeshctlError, type ExitCode } from '../core/errors.js';
 import { fingerprintOf, type CompiledConfig } from './snapshot-feed.js';
@@ -44,16 +45,21 @@ export type DirCompiler = (req: DirCompileRequest, signal: AbortSignal) => Promi
  * What a source looked like when read. A YAML file: inode, size and mtime (ns), so an atomic save
  * (rename over) changes the inode and an in-place write the size or mtime; through a symlink (a
  * ConfigMap volume's ..data swap) the target's. A directory: the names in it the file store would
- * read (YAML files and sub-directories, no dotfiles), so an editor's swap file, a lock or a temp file
- * coming and going is not a change, and does not cost a compile.
+ * read (YAML files and sub-directories, no dotfiles) and its inode, so an editor's swap file, a lock
+ * or a temp file coming and going is not a change, and does not cost a compile.
  */
 export function stampSource(s: { path: string; dir: boolean }): Promise<string> {
   return new Promise((resolve) => {
     if (s.dir) {
-      readdir(s.path, { withFileTypes: true }, (err, entries) => {
+      // The inode too: a directory removed and made again under the same name is a change (its
+      // watch is on the old one), even when it holds the same names.
+      stat(s.path, (err, st) => {
         if (err) return resolve(`error:${err.code ?? err.message}`);
-        const names = entries.filter((e) => !e.name.startsWith('.') && (e.isDirectory() || /\.ya?ml$/i.test(e.name))).map((e) => e.name);
-        resolve(names.sort().join('/'));
+        readdir(s.path, { withFileTypes: true }, (err2, entries) => {
+          if (err2) return resolve(`error:${err2.code ?? err2.message}`);
+          const names = entries.filter((e) => !e.name.startsWith('.') && (e.isDirectory() || /\.ya?ml$/i.test(e.name))).map((e) => e.name);
+          resolve(`${st.ino}:${names.sort().join('/')}`);
+        });
       });
       return;
     }
@@ -96,19 +102,28 @@ export type WireResult = { sources: SourceStamp[] } & ({ config: CompiledConfig 
 export function childCompiler(file: string, timeoutMs = 120_000): DirCompiler {
   return (req, signal) =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [file, JSON.stringify(req)], { stdio: ['ignore', 'pipe', 'pipe'], signal, timeout: timeoutMs, killSignal: 'SIGKILL' });
+      const child = spawn(process.execPath, [file, JSON.stringify(req)], { stdio: ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGKILL' });
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, timeoutMs);
       const out: Buffer[] = [];
       let err = '';
       child.stdout.on('data', (b: Buffer) => out.push(b));
       child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (s: string) => (err = (err + s).slice(-4096)));
-      child.on('error', (e) => reject(signal.aborted ? new Error('config compile stopped') : new Error(`cannot run the config compiler ${file}: ${e.message}`)));
+      child.stderr.on('data', (s: string) => (err = (err + s).slice(-8192)));
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(signal.aborted ? new Error('config compile stopped') : new Error(`cannot run the config compiler ${file}: ${e.message}`));
+      });
       child.on('close', (code, sig) => {
+        clearTimeout(timer);
         if (signal.aborted) return reject(new Error('config compile stopped'));
         if (code !== 0) {
-          const why = sig === 'SIGKILL' ? `was killed after ${timeoutMs / 1000} s` : `exited with ${code ?? sig}`;
-          const last = err.trim().split('\n').at(-1);
-          return reject(new Error(`the config compiler ${why}${last ? `: ${last}` : ''}`));
+          const why = timedOut ? `was killed after ${timeoutMs / 1000} s` : sig ? `was killed by ${sig}${sig === 'SIGKILL' ? ' (out of memory?)' : ''}` : `exited with ${code}`;
+          const line = telling(err);
+          return reject(new Error(`the config compiler ${why}${line ? `: ${line}` : ''}`));
         }
         try {
           const w = JSON.parse(Buffer.concat(out).toString('utf8')) as WireResult;
@@ -118,6 +133,25 @@ export function childCompiler(file: string, timeoutMs = 120_000): DirCompiler {
         }
       });
     });
+}
+
+/**
+ * The stderr line that says what went wrong: Node ends a crash with its version banner and an
+ * out-of-memory abort with a native stack, so the last line that names an error wins, else the last line.
+ */
+function telling(stderr: string): string | undefined {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^Node\.js v\d/.test(l));
+  return lines.findLast((l) => /^(\w*Error\b|FATAL ERROR)/.test(l)) ?? lines.at(-1);
+}
+
+/** A compile that ran and found the config wrong (its sources were adopted); the message is the config error's. */
+class CompileFailed extends Error {
+  constructor(readonly error: Error) {
+    super(error.message);
+  }
 }
 
 export interface ConfigDirSourceOptions {
@@ -146,7 +180,8 @@ export interface ConfigDirSourceOptions {
 export class ConfigDirSource {
   readonly #o: Required<ConfigDirSourceOptions>;
   #sources: SourceStamp[] = [];
-  readonly #watchers = new Map<string, FSWatcher>();
+  /** One watch per directory read; stale once the directory it was opened on is gone. */
+  readonly #watchers = new Map<string, { watcher: FSWatcher; stale: boolean }>();
   #onConfig: ((c: CompiledConfig) => void) | undefined;
   /** What the next step is: compare stamps (a watch event, the poll) or compile regardless (refresh). */
   #wanted: 'none' | 'check' | 'compile' = 'none';
@@ -202,7 +237,7 @@ export class ConfigDirSource {
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#poll) clearInterval(this.#poll);
     this.#running?.abort();
-    for (const w of this.#watchers.values()) w.close();
+    for (const w of this.#watchers.values()) w.watcher.close();
     this.#watchers.clear();
   }
 
@@ -235,6 +270,7 @@ export class ConfigDirSource {
 
   /** Whether a source differs from its stamp in the last compile: a stat per file, a listing per directory. */
   async #changed(): Promise<boolean> {
+    this.#rewatchStale();
     const sources = this.#sources;
     const now = await Promise.all(sources.map((s) => stampSource(s)));
     return now.some((st, i) => st !== sources[i]!.stamp);
@@ -261,12 +297,16 @@ export class ConfigDirSource {
       const r = await this.#compile();
       if (this.#stopped) return;
       this.#adopt(r.sources);
-      if ('error' in r) throw r.error;
+      if ('error' in r) throw new CompileFailed(r.error);
       if (!('config' in r)) return;
       this.#known = fingerprintOf(r.config);
       this.#onConfig?.(r.config);
     } catch (err) {
-      if (!this.#stopped) this.#o.log(JSON.stringify({ level: 'error', msg: `config not applied, keeping version ${this.#known?.split(' ')[0]}: ${(err as Error).message}` }));
+      if (this.#stopped) return;
+      this.#o.log(JSON.stringify({ level: 'error', msg: `config not applied, keeping version ${this.#known?.split(' ')[0]}: ${(err as Error).message}` }));
+      // The compiler itself failed (crashed, timed out) and read nothing back: take the stamps as
+      // they are now, so the next change retries, not every poll (a child every 2 s, for good).
+      if (!(err instanceof CompileFailed)) this.#sources = await Promise.all(this.#sources.map(async (s) => ({ ...s, stamp: await stampSource(s) })));
     }
   }
 
@@ -277,30 +317,51 @@ export class ConfigDirSource {
     const dirs = new Set(sources.filter((s) => s.dir).map((s) => s.path));
     for (const [d, w] of this.#watchers) {
       if (dirs.has(d)) continue;
-      w.close();
+      w.watcher.close();
       this.#watchers.delete(d);
     }
-    for (const d of dirs) {
-      if (this.#watchers.has(d)) continue;
-      try {
-        // Not recursive: Node's recursive watch on Linux walks and stats in JS and costs the
-        // proxy ~2 MB of idle RSS; the compile already names every directory it read.
-        const w = watch(d, { persistent: false }, () => this.#request('check'));
-        w.on('error', () => {
-          // Gone or unwatchable: the poll still sees it, and the next compile re-adds it.
-          w.close();
-          if (this.#watchers.get(d) === w) this.#watchers.delete(d);
-          this.#request('check');
-        });
-        this.#watchers.set(d, w);
-      } catch (err) {
-        // A directory removed since the compile read it needs no watch; out of watches, the poll
-        // still sees changes, 2 s late: said once, for the root.
-        if (d === this.#o.dir && !this.#warned) {
-          this.#warned = true;
-          this.#o.log(JSON.stringify({ level: 'warn', msg: `cannot watch ${d}: ${(err as Error).message}; checking it every ${this.#o.pollMs / 1000} s instead` }));
-        }
+    for (const d of dirs) if (!this.#watchers.has(d)) this.#watch(d);
+    this.#rewatchStale();
+  }
+
+  /**
+   * One plain watch on `d`. Not recursive: Node's recursive watch on Linux walks and stats in JS and
+   * costs the proxy ~2 MB of idle RSS, and the compile already names every directory it read.
+   * A watch follows the directory it was opened on: when that one is removed (an event named like
+   * the directory itself) the watch is marked stale and opened again before the next check, or
+   * edits in a directory made again under the same name would reach only the poll.
+   */
+  #watch(d: string): void {
+    try {
+      const name = basename(d);
+      const entry = { watcher: watch(d, { persistent: false }), stale: false };
+      entry.watcher.on('change', (_event, filename) => {
+        if (filename === name) entry.stale = true;
+        this.#request('check');
+      });
+      entry.watcher.on('error', () => {
+        // Gone or unwatchable: the poll still sees it, and the next compile re-adds it.
+        entry.watcher.close();
+        if (this.#watchers.get(d) === entry) this.#watchers.delete(d);
+        this.#request('check');
+      });
+      this.#watchers.set(d, entry);
+    } catch (err) {
+      // A directory removed since the compile read it needs no watch; out of watches, the poll
+      // still sees changes, 2 s late: said once, for the root.
+      if (d === this.#o.dir && !this.#warned) {
+        this.#warned = true;
+        this.#o.log(JSON.stringify({ level: 'warn', msg: `cannot watch ${d}: ${(err as Error).message}; checking it every ${this.#o.pollMs / 1000} s instead` }));
       }
     }
   }
+
+  /** Opens again the watches whose directory was removed (see #watch). */
+  #rewatchStale(): void {
+    for (const [d, w] of this.#watchers) {
+      if (!w.stale) continue;
+      w.watcher.close();
+      this.#watchers.delete(d);
+      this.#watch(d);
+    }  }
 }

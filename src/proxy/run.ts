@@ -52,7 +52,14 @@ export async function runProxy(ctx: ProxyContext, opts: RunProxyOptions): Promis
     const proxy = await MeshProxy.start({ ...opts, log }, []);
     // Synchronous after start: no request can arrive between the empty start-up config and this one.
     feed = new SnapshotFeed(proxy, opts, log, () => source.refresh());
-    feed.push(first, 'config');
+    try {
+      // Strict: a directory that compiles but cannot be served (a rewrite regex the router
+      // rejects, say) stops the start, as it did when the proxy compiled in-process.
+      feed.push(first, 'config', { strict: true });
+    } catch (err) {
+      await proxy.shutdown(0);
+      throw err;
+    }
     proxy.extraStats = () => source.stats();
     source.follow((c) => feed?.push(c, 'config'));
     log(JSON.stringify({ event: 'ready', version: proxy.snapshot?.version, ports: proxy.ports, workload: opts.workload, namespace: opts.namespace }));

@@ -41,6 +41,25 @@ export function localize(s: Snapshot, proxy: { ports: { outbound: number; inboun
   };
 }
 
+/** The longest delay setTimeout takes (2^31 - 1 ms, ~24.8 days); longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Runs `fn` at `atMs` (epoch ms), however far off: a delay past setTimeout's limit is waited out in
+ * steps, so a fault set to expire in 30 days does not end after 24.8. Unref'd: it never keeps the
+ * process alive on its own.
+ */
+export function runAt(atMs: number, fn: () => void): { cancel(): void } {
+  let t: NodeJS.Timeout;
+  const arm = () => {
+    const ms = atMs - Date.now();
+    t = ms > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(fn, Math.max(0, ms) + 1);
+    t.unref();
+  };
+  arm();
+  return { cancel: () => clearTimeout(t) };
+}
+
 /**
  * Feeds compiled configs to a running proxy: swaps the snapshot in (MeshProxy.applySnapshot, so no
  * request in flight is dropped) and swaps each precompiled fault-expiry snapshot in on time with a
@@ -48,7 +67,8 @@ export function localize(s: Snapshot, proxy: { ports: { outbound: number; inboun
  * the last precompiled expiry has been applied: later expiries need a fresh compile.
  */
 export class SnapshotFeed {
-  #timers: NodeJS.Timeout[] = [];
+  #timers: { cancel(): void }[] = [];
+  #pushed = false;
   constructor(
     private readonly proxy: MeshProxy,
     private readonly facts: LocalFacts,
@@ -56,30 +76,29 @@ export class SnapshotFeed {
     private readonly onLastExpiry?: () => void,
   ) {}
 
-  #pushed = false;
-
   /**
    * Applies `c` now and schedules its expiries, replacing earlier ones. Every swap after the first
-   * logs a reload tagged `source`; the first is the start-up config, which the `ready` line names.
+   * logs a reload tagged `source`. The first is the start-up config, which the `ready` line names:
+   * it is not counted as a reload (the empty config MeshProxy.start binds with is no config), and
+   * with `strict` a first config the proxy cannot apply throws instead of leaving it serving none.
    */
-  push(c: CompiledConfig, source: string): void {
-    this.#apply(c.snapshot, this.#pushed ? source : undefined);
+  push(c: CompiledConfig, source: string, opts: { strict?: boolean } = {}): void {
+    const first = !this.#pushed;
+    if (first && opts.strict) this.proxy.applySnapshot(localize(c.snapshot, this.proxy, this.facts));
+    else this.#apply(c.snapshot, first ? undefined : source);
+    if (first) this.proxy.reloads = 0;
     this.#pushed = true;
     this.#clear();
-    const now = Date.now();
     c.upcoming.forEach((u, i) => {
-      const ms = new Date(u.at).getTime() - now;
-      if (!Number.isFinite(ms)) return;
+      const at = new Date(u.at).getTime();
+      if (!Number.isFinite(at)) return;
       const last = i === c.upcoming.length - 1;
-      const t = setTimeout(
-        () => {
+      this.#timers.push(
+        runAt(at, () => {
           this.#apply(u.snapshot, 'fault-expiry');
           if (last) this.onLastExpiry?.();
-        },
-        Math.min(Math.max(0, ms) + 1, 2 ** 31 - 1),
+        }),
       );
-      t.unref();
-      this.#timers.push(t);
     });
   }
 
@@ -88,7 +107,7 @@ export class SnapshotFeed {
   }
 
   #clear(): void {
-    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#timers) t.cancel();
     this.#timers = [];
   }
 

@@ -243,7 +243,7 @@ export class FileStore implements ConfigStore {
         stopped = true;
         clearTimeout(timer);
         clearInterval(poll);
-        for (const w of watches.values()) w.close();
+        for (const w of watches.values()) w.watcher.close();
         watches.clear();
       },
     };
@@ -311,27 +311,35 @@ export class FileStore implements ConfigStore {
     // for the poll (2 s; measured with `controller --local`). A directory's own watch sees every
     // entry in it change. Every event schedules a (debounced) rescan, whatever its name; a rescan of
     // unchanged files costs a stat each, and it re-aims the watches at the directories it walked.
-    const watches = new Map<string, FSWatcher>();
+    // A watch follows the directory it was opened on: when that one is removed (an event named like
+    // the directory itself) the watch is marked stale and opened again at the next rescan, or edits
+    // in a directory made again under the same name would reach only the poll.
+    const watches = new Map<string, { watcher: FSWatcher; stale: boolean }>();
     let warned = false;
     const watchDirs = (): void => {
       if (stopped) return;
       const want = new Set([this.#dir, ...this.#dirs]);
       for (const [d, w] of watches) {
-        if (want.has(d)) continue;
-        w.close();
+        if (want.has(d) && !w.stale) continue;
+        w.watcher.close();
         watches.delete(d);
       }
       for (const d of want) {
         if (watches.has(d)) continue;
         try {
-          const w = fsWatch(d, schedule);
-          w.on('error', (err) => {
-            w.close();
-            if (watches.get(d) === w) watches.delete(d);
+          const name = basename(d);
+          const entry = { watcher: fsWatch(d), stale: false };
+          entry.watcher.on('change', (_event, filename) => {
+            if (filename === name) entry.stale = true;
+            schedule();
+          });
+          entry.watcher.on('error', (err) => {
+            entry.watcher.close();
+            if (watches.get(d) === entry) watches.delete(d);
             if (d === this.#dir) reportAll(new ClusterError(`watching ${this.#dir} failed: ${err.message}; falling back to polling`));
             schedule();
           });
-          watches.set(d, w);
+          watches.set(d, entry);
         } catch (err) {
           // A directory removed since it was walked needs no watch; the root that cannot be watched is said once.
           if (d !== this.#dir || warned) continue;

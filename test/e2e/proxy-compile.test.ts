@@ -56,7 +56,8 @@ it('a config error crosses as the same typed error: message, hint, code and exit
     const [child, local] = await Promise.all([childCompiler(bundle)({ dir: bad, key }, never), compileDir({ dir: bad, key })]);
     if (!('error' in child) || !('error' in local)) throw new Error('both compiles should fail');
     const pick = (e: Error) => ({ name: e.name, message: e.message, ...(e as unknown as Record<string, unknown>) });
-    expect(pick(child.error)).toMatchObject({ name: local.error.name, message: local.error.message, code: (local.error as { code?: string }).code, exitCode: 65 });
+    const { hint, code } = local.error as { hint?: string; code?: string };
+    expect(pick(child.error)).toMatchObject({ name: local.error.name, message: local.error.message, code, hint, exitCode: 65 });
     expect((child.error.cause as Error).stack).toMatch(/proxy-compile\.cjs/);
   } finally {
     rmSync(bad, { recursive: true, force: true });
@@ -68,8 +69,12 @@ it('a compiler that hangs is killed after its time; one that crashes says how, w
   const crash = join(dir, 'crash.cjs');
   writeFileSync(hang, 'setInterval(() => {}, 1000);\n');
   writeFileSync(crash, 'process.stderr.write("first\\nout of cheese\\n"); process.exit(3);\n');
+  const thrower = join(dir, 'throw.cjs');
+  writeFileSync(thrower, 'throw new TypeError("boom");\n');
   await expect(childCompiler(hang, 300)({ dir, key }, never)).rejects.toThrow('the config compiler was killed after 0.3 s');
   await expect(childCompiler(crash)({ dir, key }, never)).rejects.toThrow('the config compiler exited with 3: out of cheese');
+  // An uncaught error: Node's stack and version banner follow it on stderr; the error line is the one said.
+  await expect(childCompiler(thrower)({ dir, key }, never)).rejects.toThrow('the config compiler exited with 1: TypeError: boom');
   const ac = new AbortController();
   const stopped = childCompiler(hang)({ dir, key }, ac.signal);
   setTimeout(() => ac.abort(), 50);

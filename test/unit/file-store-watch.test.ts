@@ -148,6 +148,24 @@ describe('FileStore.watch', () => {
     }
   });
 
+  it('a namespace directory removed and made again is watched anew (the filesystem may even reuse its inode)', async () => {
+    await mkdir(join(dir, 'shop'));
+    await writeFile(join(dir, 'shop', 'b.yaml'), vs('b', 'shop', 'v0'));
+    const store = await FileStore.open(dir, { watchPollMs: 60_000 });
+    const seen: string[] = [];
+    const w = await store.watch('VirtualService', undefined, (e) => seen.push(`${e.type} ${(e.resource.spec as { hosts: string[] }).hosts[0]}`));
+    try {
+      await rm(join(dir, 'shop'), { recursive: true });
+      await mkdir(join(dir, 'shop'));
+      await writeFile(join(dir, 'shop', 'b.yaml'), vs('b', 'shop', 'v1'));
+      await until(() => seen.includes('MODIFIED v1'), () => seen);
+      await writeFile(join(dir, 'shop', 'b.yaml'), vs('b', 'shop', 'v2'));
+      await until(() => seen.includes('MODIFIED v2'), () => seen);
+    } finally {
+      await w.stop();
+    }
+  });
+
   it("one watch's failing callback is its own error: the other watches still get the change", async () => {
     const store = await FileStore.open(dir, { watchPollMs: 60_000 });
     const seen: string[] = [];

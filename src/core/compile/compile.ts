@@ -248,12 +248,13 @@ function workloadEntryIndex(wes: Resource[]): (ns: string, selector: Record<stri
     const e = { we, spec, labels: strMap(spec.labels) };
     const ns = nsOf(we);
     add(ns, e);
-    for (const k in e.labels) add(`${ns}\0${k}\0${e.labels[k]}`, e);
+    // JSON keys: label names and values are any strings here (local YAML is not validated like the API server's).
+    for (const k in e.labels) add(JSON.stringify([ns, k, e.labels[k]]), e);
   }
   return (ns, selector) => {
     const keys = Object.keys(selector);
     // An empty selector selects every entry of the namespace.
-    const candidates = byKey.get(keys.length ? `${ns}\0${keys[0]}\0${selector[keys[0]!]}` : ns) ?? [];
+    const candidates = byKey.get(keys.length ? JSON.stringify([ns, keys[0], selector[keys[0]!]]) : ns) ?? [];
     return candidates.filter((e) => keys.every((k) => e.labels[k] === selector[k]));
   };
 }

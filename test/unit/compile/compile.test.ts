@@ -305,14 +305,18 @@ describe('clusters from ServiceEntry + WorkloadEntry (no Kubernetes)', () => {
         we('w1', 'a', { app: 'x' }, '10.0.0.1'),
         we('w2', 'b', { app: 'x', tier: 'web' }, '10.0.0.2'),
         we('w4', 'a', { tier: 'web', app: 'x', extra: 'y' }, '10.0.0.4'),
+        // Label text that would collide in a naively joined index key.
+        entry('odd', 'a', { 'p\0q': 'r' }),
+        we('w5', 'a', { 'p\0q': 'r', p: 'q\0r' }, '10.0.0.5'),
         { apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: 'no-spec', namespace: 'a' } },
       ],
       { workload: 'client', namespace: 'a' },
     );
     const endpoints = (host: string) => s.clusters.find((c) => c.name === `outbound|80||${host}`)!.endpoints.map((e) => e.workload);
     expect(endpoints('pair.local')).toEqual(['w3', 'w4']);
-    expect(endpoints('any.local')).toEqual(['w1', 'w3', 'w4']);
+    expect(endpoints('any.local')).toEqual(['w1', 'w3', 'w4', 'w5']);
     expect(endpoints('other-ns.local')).toEqual(['w2']);
+    expect(endpoints('odd.local')).toEqual(['w5']);
   });
 });
 

@@ -1,13 +1,13 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ClusterError } from '../../../src/core/errors.js';
 import { compileDir } from '../../../src/proxy/config-compile.js';
 import { ConfigDirSource, type DirCompiler } from '../../../src/proxy/config-source.js';
 import type { MeshProxy } from '../../../src/proxy/proxy.js';
 import { runProxy } from '../../../src/proxy/run.js';
-import type { CompiledConfig } from '../../../src/proxy/snapshot-feed.js';
+import { runAt, type CompiledConfig } from '../../../src/proxy/snapshot-feed.js';
 import { TEST_PROXY_OPTIONS, upstream } from './harness.js';
 
 /**
@@ -171,6 +171,39 @@ describe('ConfigDirSource', () => {
     await until('the in-place write inside it', () => s.configs.length > n + 1);
   });
 
+  it('a namespace directory removed and made again is watched anew', async () => {
+    mkdirSync(join(dir, 'team'));
+    writeFileSync(join(dir, 'team', 'c.yaml'), service('c', 'team'));
+    const s = open();
+    await s.source.first();
+    s.follow();
+    rmSync(join(dir, 'team'), { recursive: true });
+    mkdirSync(join(dir, 'team'));
+    writeFileSync(join(dir, 'team', 'c.yaml'), service('c', 'team', '3s'));
+    await until('the new directory', () => s.configs.length === 1);
+    writeFileSync(join(dir, 'team', 'c.yaml'), service('c', 'team', '4s'));
+    await until('an edit in the new directory (its own watch)', () => s.configs.length === 2);
+  });
+
+  it('a compiler that fails (no result) is retried on the next change, not on every poll', async () => {
+    save(join(dir, 'a.yaml'), service('a'));
+    let calls = 0;
+    const s = open({
+      pollMs: 20,
+      compile: (req) => (++calls === 2 ? Promise.reject(new Error('the config compiler was killed by SIGKILL')) : compileDir(req)),
+    });
+    await s.source.first();
+    s.follow();
+    save(join(dir, 'a.yaml'), service('a', 'default', '2s'));
+    await until('the failure', () => s.log.length === 1);
+    expect(JSON.parse(s.log[0]!).msg).toMatch(/keeping version [0-9a-f]+: the config compiler was killed by SIGKILL$/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toBe(2);
+    save(join(dir, 'a.yaml'), service('a', 'default', '3s'));
+    await until('the next change', () => s.configs.length === 1);
+    expect(calls).toBe(3);
+  });
+
   it('without directory watches the poll of the stamps still sees a change', async () => {
     save(join(dir, 'a.yaml'), service('a'));
     const s = open({ watch: false, pollMs: 50 });
@@ -238,7 +271,55 @@ describe('ConfigDirSource', () => {
   });
 });
 
+describe('runAt', () => {
+  it('waits out a delay past setTimeout\'s 24.8-day limit instead of firing early', () => {
+    vi.useFakeTimers();
+    try {
+      let fired = 0;
+      runAt(Date.now() + 30 * 86_400_000, () => fired++);
+      vi.advanceTimersByTime(25 * 86_400_000);
+      expect(fired).toBe(0);
+      vi.advanceTimersByTime(5 * 86_400_000 + 10);
+      expect(fired).toBe(1);
+      const t = runAt(Date.now() + 1000, () => fired++);
+      t.cancel();
+      vi.advanceTimersByTime(2000);
+      expect(fired).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+/** runProxy on `dir` with the in-process compile step, as the CLI's fallback runs it. */
+function startRunProxy() {
+  let stop: () => void = () => undefined;
+  let readyOf: (p: MeshProxy) => void = () => undefined;
+  const ready = new Promise<MeshProxy>((r) => (readyOf = r));
+  const lines: string[] = [];
+  const done = runProxy(
+    { io: { stdout: { write: (s: string) => lines.push(s) > 0 } as unknown as NodeJS.WritableStream } },
+    {
+      dir,
+      compile: (req) => compileDir(req),
+      ...TEST_PROXY_OPTIONS,
+      metrics: false,
+      drainMs: 100,
+      stop: new Promise<void>((r) => (stop = r)),
+      onReady: (p) => readyOf(p),
+    },
+  );
+  return { done, lines, stop: () => stop(), ready };
+}
+
 describe('runProxy (--config DIR)', () => {
+  it('a directory that compiles but cannot be served stops the start with the error, as in-process compiling did', async () => {
+    save(join(dir, 'a.yaml'), service('a').replace('http: [{route:', "http: [{rewrite: {uriRegexRewrite: {match: 'a)(b', rewrite: '/x'}}, route:"));
+    const r = startRunProxy();
+    await expect(r.done).rejects.toThrow(/Invalid regular expression/);
+    expect(r.lines.join('')).not.toMatch(/"event":"ready"/);
+  });
+
   it('drops a fault at its expiry and compiles afresh once the precompiled expiries are used up', async () => {
     const u = await upstream('u');
     const expires = new Date(Date.now() + 400).toISOString();
@@ -265,21 +346,9 @@ spec:
   http: [{name: meshctl-fault-1, fault: {abort: {httpStatus: 500, percentage: {value: 100}}}, route: [{destination: {host: svc.local}}]}]
 `,
     );
-    let stop: () => void = () => undefined;
-    const lines: string[] = [];
+    const { done, lines, stop, ready } = startRunProxy();
     let proxy: MeshProxy | undefined;
-    const done = runProxy(
-      { io: { stdout: { write: (s: string) => lines.push(s) > 0 } as unknown as NodeJS.WritableStream } },
-      {
-        dir,
-        compile: (req) => compileDir(req),
-        ...TEST_PROXY_OPTIONS,
-        metrics: false,
-        drainMs: 100,
-        stop: new Promise<void>((r) => (stop = r)),
-        onReady: (p) => (proxy = p),
-      },
-    );
+    void ready.then((p) => (proxy = p));
     try {
       await until('ready', () => proxy !== undefined);
       const route = () => proxy!.snapshot!.virtualHosts[0]!.ports[0]!.routes[0]!;
