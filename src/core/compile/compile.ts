@@ -640,10 +640,19 @@ function compileHttpRoutes(vs: VsModel, http: Obj[], svc: ServiceModel, port: nu
     const rewrite = obj(h.rewrite);
     if (rewrite) {
       const rx = obj(rewrite.uriRegexRewrite);
+      if (rx && str(rx.match) !== undefined) {
+        // As a match regex that does not compile: this route goes, the rest of the mesh stays.
+        try {
+          checkRegex(str(rx.match) as string);
+        } catch (e) {
+          warnings.push(`VirtualService ${name}: ${(e as Error).message}; route skipped`);
+          return;
+        }
+      }
       base.rewrite = {
         ...(str(rewrite.uri) !== undefined ? { uri: str(rewrite.uri) as string } : {}),
         ...(str(rewrite.authority) ? { authority: str(rewrite.authority) as string } : {}),
-        ...(rx && str(rx.match) !== undefined ? { regex: { match: checkRegex(str(rx.match) as string), rewrite: str(rx.rewrite) ?? '' } } : {}),
+        ...(rx && str(rx.match) !== undefined ? { regex: { match: str(rx.match) as string, rewrite: str(rx.rewrite) ?? '' } } : {}),
       };
     }
     const retries = obj(h.retries);
@@ -715,7 +724,9 @@ function stringMatch(v: unknown): StringMatch | undefined {
 /** Rejects patterns JavaScript cannot compile, so the proxy never meets one at load time. */
 function checkRegex(source: string): string {
   try {
-    new RegExp(`^(?:${source})$`);
+    // The pattern as written: wrapped in ^(?:...)$ first, `a)(b` compiled (as `(?:a)(b)`) and then
+    // broke the router, which uses a rewrite's pattern unwrapped.
+    new RegExp(source);
   } catch {
     throw new Error(`regex ${JSON.stringify(source)} does not compile`);
   }

@@ -7,8 +7,8 @@ import { compileDir } from '../../../src/proxy/config-compile.js';
 import { ConfigDirSource, type DirCompiler } from '../../../src/proxy/config-source.js';
 import type { MeshProxy } from '../../../src/proxy/proxy.js';
 import { runProxy } from '../../../src/proxy/run.js';
-import { runAt, type CompiledConfig } from '../../../src/proxy/snapshot-feed.js';
-import { TEST_PROXY_OPTIONS, upstream } from './harness.js';
+import { runAt, SnapshotFeed, type CompiledConfig } from '../../../src/proxy/snapshot-feed.js';
+import { startProxy, TEST_PROXY_OPTIONS, upstream } from './harness.js';
 
 /**
  * `meshctl proxy --config DIR`'s change detection and compile step, in-process (the child-process
@@ -271,6 +271,31 @@ describe('ConfigDirSource', () => {
   });
 });
 
+describe('SnapshotFeed', () => {
+  it('a first config the proxy cannot apply throws when strict (the start fails); later ones keep the last good', async () => {
+    const p = await startProxy([]);
+    try {
+      save(join(dir, 'a.yaml'), service('a'));
+      const good = await compileDir({ dir, key });
+      if (!('config' in good)) throw new Error('no config');
+      // A snapshot the compiler would not make: a rewrite pattern the router cannot compile.
+      const bad = structuredClone(good.config);
+      bad.snapshot.version = 'bad';
+      bad.snapshot.virtualHosts[0]!.ports[0]!.routes[0]!.rewrite = { regex: { match: 'a)(b', rewrite: '/x' } };
+      const lines: string[] = [];
+      expect(() => new SnapshotFeed(p, TEST_PROXY_OPTIONS, (l) => void lines.push(l)).push(bad, 'config', { strict: true })).toThrow(/Invalid regular expression/);
+      const feed = new SnapshotFeed(p, TEST_PROXY_OPTIONS, (l) => void lines.push(l));
+      feed.push(good.config, 'config', { strict: true });
+      feed.push(bad, 'config');
+      expect(p.snapshot!.version).toBe(good.config.snapshot.version);
+      expect(JSON.parse(lines.at(-1)!)).toMatchObject({ level: 'error', msg: expect.stringMatching(/^snapshot bad not applied, keeping version /) });
+      expect(p.reloads).toBe(0);
+    } finally {
+      await p.shutdown(0);
+    }
+  });
+});
+
 describe('runAt', () => {
   it('waits out a delay past setTimeout\'s 24.8-day limit instead of firing early', () => {
     vi.useFakeTimers();
@@ -313,11 +338,16 @@ function startRunProxy() {
 }
 
 describe('runProxy (--config DIR)', () => {
-  it('a directory that compiles but cannot be served stops the start with the error, as in-process compiling did', async () => {
+  it('a rewrite regex that does not compile skips its route with a warning; the proxy starts', async () => {
     save(join(dir, 'a.yaml'), service('a').replace('http: [{route:', "http: [{rewrite: {uriRegexRewrite: {match: 'a)(b', rewrite: '/x'}}, route:"));
     const r = startRunProxy();
-    await expect(r.done).rejects.toThrow(/Invalid regular expression/);
-    expect(r.lines.join('')).not.toMatch(/"event":"ready"/);
+    try {
+      const p = await r.ready;
+      expect(p.snapshot!.warnings.join('\n')).toMatch(/regex "a\)\(b" does not compile; route skipped/);
+    } finally {
+      r.stop();
+      await r.done;
+    }
   });
 
   it('drops a fault at its expiry and compiles afresh once the precompiled expiries are used up', async () => {
