@@ -1,4 +1,3 @@
-import type { Resource } from '../api/resource.js';
 import { compileForProxy } from '../controller/hub.js';
 import { COMPILE_KINDS } from '../core/compile/compile.js';
 import { FileStore, listYamlFiles } from '../store/file-store.js';
@@ -16,9 +15,7 @@ export async function compileDir(req: DirCompileRequest): Promise<DirCompileResu
   try {
     const store = await FileStore.open(req.dir);
     try {
-      const resources: Resource[] = [];
-      // One kind after another: the store parses each file once and serves the rest from its cache.
-      for (const kind of COMPILE_KINDS) resources.push(...(await store.list(kind)));
+      const resources = await store.listKinds(COMPILE_KINDS);
       const config = compileForProxy(req.key, resources, new Date());
       return req.known === fingerprintOf(config) ? { sources, unchanged: true } : { sources, config };
     } finally {

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { readdir, stat, watch, type FSWatcher } from 'node:fs';
-import { basename } from 'node:path';
+import { readdir, stat } from 'node:fs';
 import type { ProxyKey } from '../controller/hub.js';
+import { DirWatches } from '../core/dir-watches.js';
 import { MeshctlError, type ExitCode } from '../core/errors.js';
+import { isHiddenName, isYamlName } from '../core/mesh-dir-names.js';
 import { fingerprintOf, type CompiledConfig } from './snapshot-feed.js';
 
 /**
@@ -38,7 +39,6 @@ export interface DirCompileRequest {
  */
 export type DirCompileResult = { sources: SourceStamp[] } & ({ config: CompiledConfig } | { unchanged: true } | { error: Error });
 
-
 export type DirCompiler = (req: DirCompileRequest, signal: AbortSignal) => Promise<DirCompileResult>;
 
 /**
@@ -57,7 +57,7 @@ export function stampSource(s: { path: string; dir: boolean }): Promise<string> 
         if (err) return resolve(`error:${err.code ?? err.message}`);
         readdir(s.path, { withFileTypes: true }, (err2, entries) => {
           if (err2) return resolve(`error:${err2.code ?? err2.message}`);
-          const names = entries.filter((e) => !e.name.startsWith('.') && (e.isDirectory() || /\.ya?ml$/i.test(e.name))).map((e) => e.name);
+          const names = entries.filter((e) => !isHiddenName(e.name) && (e.isDirectory() || isYamlName(e.name))).map((e) => e.name);
           resolve(`${st.ino}:${names.sort().join('/')}`);
         });
       });
@@ -147,13 +147,6 @@ function telling(stderr: string): string | undefined {
   return lines.findLast((l) => /^(\w*Error\b|FATAL ERROR)/.test(l)) ?? lines.at(-1);
 }
 
-/** A compile that ran and found the config wrong (its sources were adopted); the message is the config error's. */
-class CompileFailed extends Error {
-  constructor(readonly error: Error) {
-    super(error.message);
-  }
-}
-
 export interface ConfigDirSourceOptions {
   dir: string;
   key: ProxyKey;
@@ -180,8 +173,8 @@ export interface ConfigDirSourceOptions {
 export class ConfigDirSource {
   readonly #o: Required<ConfigDirSourceOptions>;
   #sources: SourceStamp[] = [];
-  /** One watch per directory read; stale once the directory it was opened on is gone. */
-  readonly #watchers = new Map<string, { watcher: FSWatcher; stale: boolean }>();
+  /** One watch per directory the last compile read (src/core/dir-watches.ts); undefined until follow(), or with watches off. */
+  #watches: DirWatches | undefined;
   #onConfig: ((c: CompiledConfig) => void) | undefined;
   /** What the next step is: compare stamps (a watch event, the poll) or compile regardless (refresh). */
   #wanted: 'none' | 'check' | 'compile' = 'none';
@@ -190,7 +183,6 @@ export class ConfigDirSource {
   #poll: NodeJS.Timeout | undefined;
   #running: AbortController | undefined;
   #stopped = false;
-  #warned = false;
   /** fingerprintOf the last config handed out. */
   #known: string | undefined;
   /** Compiles run and failed, for admin /stats. */
@@ -217,6 +209,20 @@ export class ConfigDirSource {
    */
   follow(onConfig: (c: CompiledConfig) => void): void {
     this.#onConfig = onConfig;
+    if (this.#o.watch) {
+      let warned = false;
+      this.#watches = new DirWatches(
+        () => this.#request('check'),
+        (d, err, when) => {
+          // A directory removed since the compile read it needs no watch, and one whose watch fails
+          // is left to the poll; out of watches, the poll still sees changes, 2 s late: said once, for the root.
+          if (d !== this.#o.dir || when !== 'open' || warned) return;
+          warned = true;
+          this.#o.log(JSON.stringify({ level: 'warn', msg: `cannot watch ${d}: ${err.message}; checking it every ${this.#o.pollMs / 1000} s instead` }));
+        },
+        false,
+      );
+    }
     this.#adopt(this.#sources);
     this.#poll = setInterval(() => this.#request('check'), this.#o.pollMs);
     this.#poll.unref();
@@ -237,8 +243,7 @@ export class ConfigDirSource {
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#poll) clearInterval(this.#poll);
     this.#running?.abort();
-    for (const w of this.#watchers.values()) w.watcher.close();
-    this.#watchers.clear();
+    this.#watches?.close();
   }
 
   /**
@@ -270,7 +275,7 @@ export class ConfigDirSource {
 
   /** Whether a source differs from its stamp in the last compile: a stat per file, a listing per directory. */
   async #changed(): Promise<boolean> {
-    this.#rewatchStale();
+    this.#watchDirs(); // reopens the watch of a directory removed and made again
     const sources = this.#sources;
     const now = await Promise.all(sources.map((s) => stampSource(s)));
     return now.some((st, i) => st !== sources[i]!.stamp);
@@ -293,75 +298,36 @@ export class ConfigDirSource {
   }
 
   async #run(): Promise<void> {
+    let r: DirCompileResult;
     try {
-      const r = await this.#compile();
-      if (this.#stopped) return;
-      this.#adopt(r.sources);
-      if ('error' in r) throw new CompileFailed(r.error);
-      if (!('config' in r)) return;
-      this.#known = fingerprintOf(r.config);
-      this.#onConfig?.(r.config);
+      r = await this.#compile();
     } catch (err) {
       if (this.#stopped) return;
-      this.#o.log(JSON.stringify({ level: 'error', msg: `config not applied, keeping version ${this.#known?.split(' ')[0]}: ${(err as Error).message}` }));
+      this.#notApplied(err as Error);
       // The compiler itself failed (crashed, timed out) and read nothing back: take the stamps as
       // they are now, so the next change retries, not every poll (a child every 2 s, for good).
-      if (!(err instanceof CompileFailed)) this.#sources = await Promise.all(this.#sources.map(async (s) => ({ ...s, stamp: await stampSource(s) })));
+      this.#sources = await Promise.all(this.#sources.map(async (s) => ({ ...s, stamp: await stampSource(s) })));
+      return;
     }
+    if (this.#stopped) return;
+    this.#adopt(r.sources);
+    if ('error' in r) return this.#notApplied(r.error);
+    if (!('config' in r)) return;
+    this.#known = fingerprintOf(r.config);
+    this.#onConfig?.(r.config);
+  }
+
+  #notApplied(err: Error): void {
+    this.#o.log(JSON.stringify({ level: 'error', msg: `config not applied, keeping version ${this.#known?.split(' ')[0]}: ${err.message}` }));
   }
 
   /** Takes the stamps of a compile as the state to compare against, and watches the directories it read. */
   #adopt(sources: SourceStamp[]): void {
     this.#sources = sources;
-    if (!this.#o.watch || this.#stopped || !this.#onConfig) return;
-    const dirs = new Set(sources.filter((s) => s.dir).map((s) => s.path));
-    for (const [d, w] of this.#watchers) {
-      if (dirs.has(d)) continue;
-      w.watcher.close();
-      this.#watchers.delete(d);
-    }
-    for (const d of dirs) if (!this.#watchers.has(d)) this.#watch(d);
-    this.#rewatchStale();
+    this.#watchDirs();
   }
 
-  /**
-   * One plain watch on `d`. Not recursive: Node's recursive watch on Linux walks and stats in JS and
-   * costs the proxy ~2 MB of idle RSS, and the compile already names every directory it read.
-   * A watch follows the directory it was opened on: when that one is removed (an event named like
-   * the directory itself) the watch is marked stale and opened again before the next check, or
-   * edits in a directory made again under the same name would reach only the poll.
-   */
-  #watch(d: string): void {
-    try {
-      const name = basename(d);
-      const entry = { watcher: watch(d, { persistent: false }), stale: false };
-      entry.watcher.on('change', (_event, filename) => {
-        if (filename === name) entry.stale = true;
-        this.#request('check');
-      });
-      entry.watcher.on('error', () => {
-        // Gone or unwatchable: the poll still sees it, and the next compile re-adds it.
-        entry.watcher.close();
-        if (this.#watchers.get(d) === entry) this.#watchers.delete(d);
-        this.#request('check');
-      });
-      this.#watchers.set(d, entry);
-    } catch (err) {
-      // A directory removed since the compile read it needs no watch; out of watches, the poll
-      // still sees changes, 2 s late: said once, for the root.
-      if (d === this.#o.dir && !this.#warned) {
-        this.#warned = true;
-        this.#o.log(JSON.stringify({ level: 'warn', msg: `cannot watch ${d}: ${(err as Error).message}; checking it every ${this.#o.pollMs / 1000} s instead` }));
-      }
-    }
+  #watchDirs(): void {
+    if (!this.#stopped) this.#watches?.set(this.#sources.filter((s) => s.dir).map((s) => s.path));
   }
-
-  /** Opens again the watches whose directory was removed (see #watch). */
-  #rewatchStale(): void {
-    for (const [d, w] of this.#watchers) {
-      if (!w.stale) continue;
-      w.watcher.close();
-      this.#watchers.delete(d);
-      this.#watch(d);
-    }  }
 }

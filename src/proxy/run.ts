@@ -26,9 +26,6 @@ export interface RunProxyOptions extends ProxyRunOptions {
    * neither the YAML parser nor the file store.
    */
   compile: DirCompiler;
-  /** Change detection (tests): see ConfigDirSourceOptions. */
-  pollMs?: number;
-  watch?: boolean;
 }
 
 /**
@@ -43,8 +40,6 @@ export async function runProxy(ctx: ProxyContext, opts: RunProxyOptions): Promis
     key: { workload: opts.workload, namespace: opts.namespace, labels: opts.labels, appPort: opts.appPort },
     compile: opts.compile,
     log,
-    ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
-    ...(opts.watch !== undefined ? { watch: opts.watch } : {}),
   });
   let feed: SnapshotFeed | undefined;
   try {

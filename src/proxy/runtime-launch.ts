@@ -10,7 +10,7 @@ import type { RunProxyOptions } from './run.js';
 /** The env var carrying the validated proxy settings (JSON); the runtime deletes it after reading. */
 export const PROXY_SETTINGS_ENV = 'MESHCTL_PROXY_SETTINGS';
 
-type Settings = Omit<RunProxyOptions, 'dir' | 'compile' | 'pollMs' | 'watch' | 'stop' | 'onReady'>;
+type Settings = Omit<RunProxyOptions, 'dir' | 'compile' | 'stop' | 'onReady'>;
 
 /** What `meshctl proxy` hands the runtime: its validated settings, one config source, and -v. */
 export type ProxyLaunch = Settings & { verbose: boolean } & ({ dir: string } | Pick<RunDiscoveryProxyOptions, 'discovery'>);

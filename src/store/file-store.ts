@@ -1,9 +1,10 @@
-import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { kindInfo, lookupKind } from '../api/kinds.js';
 import type { Resource, ResourceRef } from '../api/resource.js';
 import { contentHash64 } from '../core/compile/content-hash.js';
+import { DirWatches } from '../core/dir-watches.js';
 import { ClusterError, ConflictError, InputError } from '../core/errors.js';
+import { isHiddenName, isYamlName } from '../core/mesh-dir-names.js';
 import {
   MAX_MODIFY_RETRIES,
   StoreConflict,
@@ -100,9 +101,19 @@ export class FileStore implements ConfigStore {
   }
 
   async list(kind: string, namespace?: string): Promise<Resource[]> {
+    return this.#select(await this.#index(), kind, namespace);
+  }
+
+  /** Every object of these kinds, kind by kind, from one read of the directory (list() reads it once per call). */
+  async listKinds(kinds: readonly string[]): Promise<Resource[]> {
+    const index = await this.#index();
+    return kinds.flatMap((kind) => this.#select(index, kind));
+  }
+
+  #select(index: Index, kind: string, namespace?: string): Resource[] {
     const k = canonicalKind(kind);
     const out: Resource[] = [];
-    for (const e of (await this.#index()).values()) {
+    for (const e of index.values()) {
       if (e.resource.kind !== k) continue;
       if (namespace !== undefined && isNamespaced(k) && e.resource.metadata.namespace !== namespace) continue;
       out.push(structuredClone(e.resource));
@@ -243,8 +254,7 @@ export class FileStore implements ConfigStore {
         stopped = true;
         clearTimeout(timer);
         clearInterval(poll);
-        for (const w of watches.values()) w.watcher.close();
-        watches.clear();
+        watches.close();
       },
     };
     let stopped = false;
@@ -305,48 +315,20 @@ export class FileStore implements ConfigStore {
       for (const s of dir.subscribers) s.onError(err);
     };
 
-    // One plain (inotify) watch per directory, not one recursive watch: Node's recursive watcher on
-    // Linux is JavaScript that watches each file it has seen, and after an atomic save (a temp file
-    // renamed over the target) it reported nothing more for that file, so every later save waited
-    // for the poll (2 s; measured with `controller --local`). A directory's own watch sees every
-    // entry in it change. Every event schedules a (debounced) rescan, whatever its name; a rescan of
-    // unchanged files costs a stat each, and it re-aims the watches at the directories it walked.
-    // A watch follows the directory it was opened on: when that one is removed (an event named like
-    // the directory itself) the watch is marked stale and opened again at the next rescan, or edits
-    // in a directory made again under the same name would reach only the poll.
-    const watches = new Map<string, { watcher: FSWatcher; stale: boolean }>();
+    // One plain watch per directory walked (src/core/dir-watches.ts). Every event schedules a
+    // (debounced) rescan, whatever its name; a rescan of unchanged files costs a stat each, and it
+    // re-aims the watches at the directories it walked.
     let warned = false;
+    const watches = new DirWatches(schedule, (d, err, when) => {
+      // A directory removed since it was walked needs no watch; the root that cannot be watched is said once.
+      if (d !== this.#dir) return;
+      if (when === 'error') return reportAll(new ClusterError(`watching ${this.#dir} failed: ${err.message}; falling back to polling`));
+      if (warned) return;
+      warned = true;
+      reportAll(new ClusterError(`cannot watch ${this.#dir}: ${err.message}; falling back to polling every ${this.#opts.watchPollMs} ms`));
+    });
     const watchDirs = (): void => {
-      if (stopped) return;
-      const want = new Set([this.#dir, ...this.#dirs]);
-      for (const [d, w] of watches) {
-        if (want.has(d) && !w.stale) continue;
-        w.watcher.close();
-        watches.delete(d);
-      }
-      for (const d of want) {
-        if (watches.has(d)) continue;
-        try {
-          const name = basename(d);
-          const entry = { watcher: fsWatch(d), stale: false };
-          entry.watcher.on('change', (_event, filename) => {
-            if (filename === name) entry.stale = true;
-            schedule();
-          });
-          entry.watcher.on('error', (err) => {
-            entry.watcher.close();
-            if (watches.get(d) === entry) watches.delete(d);
-            if (d === this.#dir) reportAll(new ClusterError(`watching ${this.#dir} failed: ${err.message}; falling back to polling`));
-            schedule();
-          });
-          watches.set(d, entry);
-        } catch (err) {
-          // A directory removed since it was walked needs no watch; the root that cannot be watched is said once.
-          if (d !== this.#dir || warned) continue;
-          warned = true;
-          reportAll(new ClusterError(`cannot watch ${this.#dir}: ${(err as Error).message}; falling back to polling every ${this.#opts.watchPollMs} ms`));
-        }
-      }
+      if (!stopped) watches.set([this.#dir, ...this.#dirs]);
     };
     watchDirs();
     // fs.watch can drop events (inotify queue overflow, new sub-directories racing the watcher), so a
@@ -638,7 +620,7 @@ export async function listYamlFiles(dir: string, dirs?: string[]): Promise<strin
     }
     dirs?.push(d);
     for (const ent of entries) {
-      if (ent.name.startsWith('.')) continue;
+      if (isHiddenName(ent.name)) continue;
       const p = join(d, ent.name);
       let isDir = ent.isDirectory();
       let isFile = ent.isFile();
@@ -650,7 +632,7 @@ export async function listYamlFiles(dir: string, dirs?: string[]): Promise<strin
         isDir = false;
       }
       if (isDir) await walk(p);
-      else if (isFile && /\.ya?ml$/i.test(ent.name)) out.push(p);
+      else if (isFile && isYamlName(ent.name)) out.push(p);
     }
   };
   await walk(dir);
